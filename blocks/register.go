@@ -1,0 +1,21 @@
+// Package blocks implements patchbay's core blocks. Register adds them all to a registry.
+package blocks
+
+import "github.com/patchbay/patchbay/engine"
+
+// Types lists the core block types.
+func Types() []engine.BlockType {
+	return []engine.BlockType{
+		SetType,
+	}
+}
+
+// Register adds every core block type to reg.
+func Register(reg *engine.Registry) error {
+	for _, t := range Types() {
+		if err := reg.Register(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}

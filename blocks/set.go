@@ -1,0 +1,61 @@
+package blocks
+
+import (
+	"context"
+
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/flows"
+	"go.yaml.in/yaml/v3"
+)
+
+// Set assigns variables: set: {total: "{{ vars.total + 1 }}"}. Its output is the mapping of
+// the values it assigned.
+type Set struct {
+	names  []string
+	values []*flows.Value
+}
+
+var _ engine.Block = (*Set)(nil)
+
+// SetType is the set block.
+var SetType = engine.BlockType{
+	Kind:    "set",
+	Summary: "assigns variables (vars.<name>) from values and templates",
+	Compile: compileSet,
+}
+
+func compileSet(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+	b := &Set{}
+	for _, f := range flows.Pairs(c.File(), body, c.Errs(), "set") {
+		if !flows.IsIdent(f.Key.Value) {
+			c.Errorf(f.Key, "variable name %q must be letters, digits and underscores", f.Key.Value)
+			continue
+		}
+		b.names = append(b.names, f.Key.Value)
+		b.values = append(b.values, c.Template(f.Value))
+	}
+	if body != nil && body.Kind == yaml.MappingNode && len(body.Content) == 0 {
+		c.Errorf(body, "set: nothing to assign")
+	}
+	return b, nil
+}
+
+// Kind returns "set".
+func (b *Set) Kind() string { return "set" }
+
+// Run evaluates every value first, then assigns them all, so values see the variables as they
+// were before the step.
+func (b *Set) Run(ctx context.Context, st *engine.State) (any, error) {
+	out := make(map[string]any, len(b.names))
+	for i, n := range b.names {
+		v, err := st.Eval(b.values[i])
+		if err != nil {
+			return nil, err
+		}
+		out[n] = v
+	}
+	for n, v := range out {
+		st.SetVar(n, v)
+	}
+	return out, nil
+}

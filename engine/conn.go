@@ -1,0 +1,18 @@
+package engine
+
+import (
+	"context"
+	"net/http"
+)
+
+// Conn is what a block may ask of the run's connection; the connections package implements it.
+// One Conn may serve many runs and requests at once: its methods are safe for concurrent use.
+type Conn interface {
+	// Authorize adds the connection's credentials to req (header, query or signature). It may
+	// refresh an expiring token first.
+	Authorize(ctx context.Context, req *http.Request) error
+	// Retry is called after a response whose status may mean the credentials went stale. It
+	// refreshes at most once and reports whether to send the request again; the caller then
+	// calls Authorize on a fresh copy of the request and sends it once more, never twice.
+	Retry(ctx context.Context, resp *http.Response) (bool, error)
+}

@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"sort"
+	"strings"
+)
+
+// Redacted replaces a secret wherever a value is shown.
+const Redacted = "[redacted]"
+
+// minSubstring is the shortest secret replaced inside larger strings; shorter secrets are
+// replaced only where they are the whole value, so that "[redacted]" does not eat every "a".
+const minSubstring = 4
+
+// Redactor replaces secrets in values that are about to be shown. The zero Redactor (or nil)
+// redacts nothing. It is immutable once built and safe for concurrent use.
+type Redactor struct {
+	secrets map[string]bool
+	rep     *strings.Replacer
+}
+
+// NewRedactor returns a redactor for secrets; empty strings are ignored.
+func NewRedactor(secrets ...string) *Redactor {
+	r := &Redactor{secrets: map[string]bool{}}
+	r.add(secrets)
+	return r
+}
+
+// With returns a redactor for r's secrets and more.
+func (r *Redactor) With(secrets ...string) *Redactor {
+	if len(secrets) == 0 {
+		return r
+	}
+	n := &Redactor{secrets: map[string]bool{}}
+	if r != nil {
+		for s := range r.secrets {
+			n.secrets[s] = true
+		}
+	}
+	n.add(secrets)
+	return n
+}
+
+func (r *Redactor) add(secrets []string) {
+	for _, s := range secrets {
+		if s != "" {
+			r.secrets[s] = true
+		}
+	}
+	var long []string
+	for s := range r.secrets {
+		if len(s) >= minSubstring {
+			long = append(long, s)
+		}
+	}
+	// Longest first, so a secret that contains another is replaced whole.
+	sort.Slice(long, func(i, j int) bool {
+		if len(long[i]) != len(long[j]) {
+			return len(long[i]) > len(long[j])
+		}
+		return long[i] < long[j]
+	})
+	r.rep = nil
+	if len(long) > 0 {
+		pairs := make([]string, 0, 2*len(long))
+		for _, s := range long {
+			pairs = append(pairs, s, Redacted)
+		}
+		r.rep = strings.NewReplacer(pairs...)
+	}
+}
+
+// Empty reports whether there is nothing to redact.
+func (r *Redactor) Empty() bool { return r == nil || len(r.secrets) == 0 }
+
+// String redacts a string.
+func (r *Redactor) String(s string) string {
+	if r.Empty() {
+		return s
+	}
+	if r.secrets[s] {
+		return Redacted
+	}
+	if r.rep == nil {
+		return s
+	}
+	return r.rep.Replace(s)
+}
+
+// Value returns a redacted copy of v (maps and lists are copied, strings replaced). Values
+// without secrets are returned as they are.
+func (r *Redactor) Value(v any) any {
+	if r.Empty() {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		return r.String(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[r.String(k)] = r.Value(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.Value(e)
+		}
+		return out
+	case map[string]string:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = r.String(e)
+		}
+		return out
+	case []string:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.String(e)
+		}
+		return out
+	case map[string][]string:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = r.Value(e)
+		}
+		return out
+	}
+	return v
+}

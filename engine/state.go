@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+	"github.com/patchbay/patchbay/flows"
+)
+
+// Limits bound one run. Zero fields take the defaults of DefaultLimits.
+type Limits struct {
+	Timeout          time.Duration // the run's deadline
+	MaxSteps         int64         // steps executed in the run, nested steps and called flows included
+	MaxIterations    int           // items of one loop
+	MaxDepth         int           // nested call_flow
+	MaxResponseBytes int64         // one HTTP response body
+	MaxOutputBytes   int64         // the outputs of all steps of the run together (estimated)
+}
+
+// DefaultLimits are the limits of a run that sets none.
+var DefaultLimits = Limits{
+	Timeout:          5 * time.Minute,
+	MaxSteps:         10_000,
+	MaxIterations:    10_000,
+	MaxDepth:         8,
+	MaxResponseBytes: 10 << 20,
+	MaxOutputBytes:   64 << 20,
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.Timeout > 0 {
+		d.Timeout = l.Timeout
+	}
+	if l.MaxSteps > 0 {
+		d.MaxSteps = l.MaxSteps
+	}
+	if l.MaxIterations > 0 {
+		d.MaxIterations = l.MaxIterations
+	}
+	if l.MaxDepth > 0 {
+		d.MaxDepth = l.MaxDepth
+	}
+	if l.MaxResponseBytes > 0 {
+		d.MaxResponseBytes = l.MaxResponseBytes
+	}
+	if l.MaxOutputBytes > 0 {
+		d.MaxOutputBytes = l.MaxOutputBytes
+	}
+	return d
+}
+
+// Options are what one run is given.
+type Options struct {
+	// Input holds the flow's inputs; they are checked and defaulted against the flow's declaration.
+	Input map[string]any
+	// Conn signs the run's requests; nil sends them as written.
+	Conn Conn
+	// Connection is the template value connection (params, label, extra token fields).
+	Connection map[string]any
+	// Vault is the template value vault: named secrets, always redacted.
+	Vault map[string]any
+	// Secrets are more values to redact wherever a value is shown (tokens, sensitive fields).
+	Secrets []string
+	// HTTPClient sends call_api requests (default: a client with http.DefaultTransport).
+	HTTPClient *http.Client
+	// Limits bound the run.
+	Limits Limits
+	// Logger gets a debug line per step (default: discard).
+	Logger *slog.Logger
+	// OnStep is called when a step ends, from the goroutine that ran it, with its redacted trace.
+	OnStep func(*StepTrace)
+}
+
+// Step statuses in a trace.
+const (
+	StatusOK        = "ok"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+	StatusContinued = "continued" // failed, and on_error: continue went on
+)
+
+// StepTrace is the record of one step of a run. Input, Output and Error are redacted.
+type StepTrace struct {
+	Path     string        `json:"path"` // the step's id, prefixed by its parents': loop[2].fetch
+	ID       string        `json:"id"`
+	Block    string        `json:"block"`
+	Pos      flows.Pos     `json:"-"`
+	Depth    int           `json:"depth"`
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration"`
+	Status   string        `json:"status"`
+	Attempts int           `json:"attempts,omitempty"`
+	Input    any           `json:"input,omitempty"`
+	Output   any           `json:"output,omitempty"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// Result is the outcome of a run. Output is not redacted: callers that show it use Redactor.
+type Result struct {
+	Flow     string
+	Output   any
+	Trace    []*StepTrace
+	Start    time.Time
+	Duration time.Duration
+	Redactor *Redactor
+}
+
+// run is what all states of one run share.
+type run struct {
+	prog    *Program
+	opts    Options
+	limits  Limits
+	redact  atomic.Pointer[Redactor]
+	log     *slog.Logger
+	app     map[string]any
+	steps   atomic.Int64
+	outSize atomic.Int64
+
+	mu    sync.Mutex
+	trace []*StepTrace
+}
+
+// State is one flow's running state: its environment (input, steps, vars ...) and the run it
+// belongs to. A State is used by one goroutine; a loop running iterations at once forks one
+// per worker.
+type State struct {
+	r     *run
+	flow  *Flow
+	env   map[string]any
+	steps map[string]any
+	vars  map[string]any
+	depth int    // call_flow nesting
+	nest  int    // block nesting, for the trace
+	path  string // prefix of the trace path of the steps run here
+	cur   *StepTrace
+	vm    vm.VM
+}
+
+var defaultClient = &http.Client{}
+
+// Eval evaluates a compiled value in the state's environment.
+func (st *State) Eval(v *flows.Value) (any, error) { return v.Eval(st.env, &st.vm) }
+
+// EvalString evaluates a value as text.
+func (st *State) EvalString(v *flows.Value) (string, error) { return v.EvalString(st.env, &st.vm) }
+
+// Var returns a variable set by a set block.
+func (st *State) Var(name string) any { return st.vars[name] }
+
+// SetVar assigns a variable, visible as vars.<name> to the steps that follow.
+func (st *State) SetVar(name string, v any) { st.vars[name] = v }
+
+// StepOutput returns the output of a step that has run (nil otherwise).
+func (st *State) StepOutput(id string) any { return st.steps[id] }
+
+// HTTPClient returns the client call_api sends requests with.
+func (st *State) HTTPClient() *http.Client {
+	if c := st.r.opts.HTTPClient; c != nil {
+		return c
+	}
+	return defaultClient
+}
+
+// Conn returns the run's connection, or nil.
+func (st *State) Conn() Conn { return st.r.opts.Conn }
+
+// Limits returns the run's limits with defaults filled in.
+func (st *State) Limits() Limits { return st.r.limits }
+
+// Logger returns the run's logger.
+func (st *State) Logger() *slog.Logger { return st.r.log }
+
+// Redactor returns the run's redactor.
+func (st *State) Redactor() *Redactor { return st.r.redact.Load() }
+
+// AddSecrets makes more values redacted for the rest of the run (a token a step obtained).
+func (st *State) AddSecrets(secrets ...string) {
+	for {
+		old := st.r.redact.Load()
+		if st.r.redact.CompareAndSwap(old, old.With(secrets...)) {
+			return
+		}
+	}
+}
+
+// App returns the app being run.
+func (st *State) App() *flows.App { return st.r.prog.App }
+
+// BaseURL evaluates the app's base_url ("" when it has none).
+func (st *State) BaseURL() (string, error) {
+	if st.r.prog.App.BaseURL == nil {
+		return "", nil
+	}
+	return st.EvalString(st.r.prog.App.BaseURL)
+}
+
+// Input records the step's evaluated input for the trace (redacted there).
+func (st *State) Input(v any) {
+	if st.cur != nil {
+		st.cur.Input = st.Redactor().Value(v)
+	}
+}
+
+// CheckIterations fails when a loop over n items would pass the iteration limit.
+func (st *State) CheckIterations(n int) error {
+	if max := st.r.limits.MaxIterations; n > max {
+		return &LimitError{Limit: "iterations", Max: int64(max), What: fmt.Sprintf("a loop over %d items", n)}
+	}
+	return nil
+}
+
+// Bind returns a state for the body of a loop iteration or a branch, with name bound to value
+// in templates (none when name is ""). It shares steps and vars with st; label extends the
+// trace path ("[2]"). A state used by another goroutine must come from Fork.
+func (st *State) Bind(label string, names []string, values []any) *State {
+	c := st.child(label)
+	c.steps, c.vars = st.steps, st.vars
+	c.bindEnv(st.env, names, values)
+	return c
+}
+
+// Fork is Bind for a body that runs at the same time as others (a loop with concurrency): the
+// copy has its own steps and vars, seeded from st's; what it sets is not seen by st.
+func (st *State) Fork(label string, names []string, values []any) *State {
+	c := st.child(label)
+	c.steps = make(map[string]any, len(st.steps))
+	for k, v := range st.steps {
+		c.steps[k] = v
+	}
+	c.vars = make(map[string]any, len(st.vars))
+	for k, v := range st.vars {
+		c.vars[k] = v
+	}
+	c.bindEnv(st.env, names, values)
+	return c
+}
+
+func (st *State) child(label string) *State {
+	prefix := st.path
+	if st.cur != nil {
+		prefix = st.cur.Path + label + "."
+	}
+	return &State{r: st.r, flow: st.flow, depth: st.depth, nest: st.nest + 1, path: prefix}
+}
+
+func (st *State) bindEnv(parent map[string]any, names []string, values []any) {
+	env := make(map[string]any, len(parent)+len(names))
+	for k, v := range parent {
+		env[k] = v
+	}
+	env["steps"], env["vars"] = st.steps, st.vars
+	for i, n := range names {
+		env[n] = values[i]
+	}
+	st.env = env
+}

@@ -1,0 +1,551 @@
+package flows
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/types"
+	"github.com/expr-lang/expr/vm"
+	"go.yaml.in/yaml/v3"
+)
+
+// The names every flow template may use. Blocks add their own (a loop's item) with Scope.With.
+var (
+	FlowNames       = []string{"input", "steps", "vars", "connection", "app", "vault"}
+	ConnectionNames = []string{"input", "connection", "app", "vault"}
+)
+
+// MaxTemplateNodes bounds the size of one expression (expr.MaxNodes).
+const MaxTemplateNodes = 2000
+
+// StepRef is a reference steps.<ID> found in a template where no step of that id has run yet.
+// The flow compiler resolves it once it knows every step: "runs later" or "unknown step".
+type StepRef struct {
+	ID  string
+	Pos Pos
+}
+
+// Scope is where templates are compiled: the file (for positions), the names they may use,
+// the steps and inputs they may refer to. Errors go to Errs; the zero Scope is not usable.
+type Scope struct {
+	File string
+	Src  []byte // the file's bytes, for positions inside block scalars; may be nil
+	Errs *ErrorList
+
+	names  []string
+	Steps  map[string]bool // step ids that have run where the template is; nil: not checked
+	Inputs map[string]bool // the flow's inputs; nil: not checked
+	Refs   *[]StepRef      // references to steps not (yet) in Steps
+}
+
+// NewScope returns a scope allowing names.
+func NewScope(file string, src []byte, errs *ErrorList, names ...string) *Scope {
+	return &Scope{File: file, Src: src, Errs: errs, names: append([]string(nil), names...), Refs: new([]StepRef)}
+}
+
+// With returns a scope that also allows names (sharing Steps, Inputs and Refs).
+func (s *Scope) With(names ...string) *Scope {
+	c := *s
+	c.names = append(append([]string(nil), s.names...), names...)
+	return &c
+}
+
+// Names returns the names the scope allows.
+func (s *Scope) Names() []string { return append([]string(nil), s.names...) }
+
+// Has reports whether name is allowed in the scope.
+func (s *Scope) Has(name string) bool {
+	for _, n := range s.names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+var envCache sync.Map // sorted names joined by "," -> []expr.Option
+
+func (s *Scope) options() []expr.Option {
+	names := append([]string(nil), s.names...)
+	sort.Strings(names)
+	key := strings.Join(names, ",")
+	if o, ok := envCache.Load(key); ok {
+		return o.([]expr.Option)
+	}
+	env := types.Map{}
+	for _, n := range names {
+		env[n] = types.Any
+	}
+	opts := append([]expr.Option{expr.Env(env), expr.MaxNodes(MaxTemplateNodes)}, funcOptions...)
+	envCache.Store(key, opts)
+	return opts
+}
+
+type valueKind uint8
+
+const (
+	kindLit    valueKind = iota // a constant
+	kindExpr                    // one whole template: keeps the expression's type
+	kindInterp                  // text with templates: a string
+	kindMap
+	kindList
+)
+
+// Value is a compiled YAML value whose strings may hold {{ templates }}. It is immutable and
+// safe for concurrent use; Eval returns constants as shared values that callers must not modify.
+type Value struct {
+	Pos   Pos
+	kind  valueKind
+	lit   any
+	prog  *vm.Program
+	src   string
+	parts []part
+	keys  []string
+	vals  []*Value
+}
+
+type part struct {
+	text string
+	prog *vm.Program
+	src  string
+	pos  Pos
+}
+
+// Const returns a Value that always evaluates to v.
+func Const(v any) *Value { return &Value{kind: kindLit, lit: v} }
+
+// IsConst reports whether the value holds no template; Eval then returns ConstValue.
+func (v *Value) IsConst() bool { return v == nil || v.kind == kindLit }
+
+// ConstValue returns the constant of a value without templates.
+func (v *Value) ConstValue() any {
+	if v == nil {
+		return nil
+	}
+	return v.lit
+}
+
+// Source returns the expression text of a whole template ("" otherwise).
+func (v *Value) Source() string {
+	if v == nil || v.kind != kindExpr {
+		return ""
+	}
+	return v.src
+}
+
+// Compile compiles a YAML value into a Value, reporting problems into s.Errs. It returns nil for a
+// nil node. An alias or a document node is reported.
+func (s *Scope) Compile(n *yaml.Node) *Value {
+	if n == nil {
+		return nil
+	}
+	v := s.compile(n)
+	if v.kind == kindMap || v.kind == kindList {
+		v.fold()
+	}
+	return v
+}
+
+func (s *Scope) compile(n *yaml.Node) *Value {
+	pos := NodePos(s.File, n)
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag != "!!str" || !strings.Contains(n.Value, "{{") {
+			return &Value{Pos: pos, kind: kindLit, lit: ScalarValue(n)}
+		}
+		return s.compileString(n, pos)
+	case yaml.MappingNode:
+		v := &Value{Pos: pos, kind: kindMap}
+		for _, f := range Pairs(s.File, n, s.Errs, "mapping") {
+			if f.Key.Kind != yaml.ScalarNode {
+				s.Errs.Addf(NodePos(s.File, f.Key), "keys must be strings, found %s", Describe(f.Key))
+				continue
+			}
+			v.keys = append(v.keys, f.Key.Value)
+			v.vals = append(v.vals, s.Compile(f.Value))
+		}
+		return v
+	case yaml.SequenceNode:
+		v := &Value{Pos: pos, kind: kindList}
+		for _, c := range n.Content {
+			v.vals = append(v.vals, s.Compile(c))
+		}
+		return v
+	case yaml.AliasNode:
+		if n.Alias != nil {
+			return s.compile(n.Alias)
+		}
+	}
+	s.Errs.Addf(pos, "unexpected %s", Describe(n))
+	return &Value{Pos: pos}
+}
+
+// fold turns a mapping or list whose members are all constant into a constant.
+func (v *Value) fold() {
+	for _, c := range v.vals {
+		if c != nil && c.kind != kindLit {
+			return
+		}
+	}
+	if v.kind == kindMap {
+		m := make(map[string]any, len(v.keys))
+		for i, k := range v.keys {
+			m[k] = v.vals[i].ConstValue()
+		}
+		v.lit = m
+	} else {
+		l := make([]any, len(v.vals))
+		for i, c := range v.vals {
+			l[i] = c.ConstValue()
+		}
+		v.lit = l
+	}
+	v.kind, v.keys, v.vals = kindLit, nil, nil
+}
+
+// ScalarValue converts a YAML scalar to a Go value by its tag: int, float64, bool, nil or string.
+func ScalarValue(n *yaml.Node) any {
+	switch n.Tag {
+	case "!!null":
+		return nil
+	case "!!bool":
+		b, _ := strconv.ParseBool(strings.ToLower(n.Value))
+		return b
+	case "!!int":
+		if i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64); err == nil {
+			return int(i)
+		}
+	case "!!float":
+		switch strings.ToLower(n.Value) {
+		case ".inf", "+.inf":
+			return math.Inf(1)
+		case "-.inf":
+			return math.Inf(-1)
+		case ".nan":
+			return math.NaN()
+		}
+		if f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); err == nil {
+			return f
+		}
+	}
+	return n.Value
+}
+
+// compileString splits s into text and {{ expressions }}.
+func (s *Scope) compileString(n *yaml.Node, pos Pos) *Value {
+	text := n.Value
+	var parts []part
+	i := 0
+	for {
+		open := strings.Index(text[i:], "{{")
+		if open < 0 {
+			break
+		}
+		open += i
+		end := closing(text, open+2)
+		if end < 0 {
+			s.Errs.Addf(s.offsetPos(n, open), "template opened with {{ is not closed with }}")
+			return &Value{Pos: pos, kind: kindLit, lit: text}
+		}
+		if open > i {
+			parts = append(parts, part{text: text[i:open]})
+		}
+		src := text[open+2 : end]
+		ppos := s.offsetPos(n, open+2)
+		prog := s.compileExpr(src, ppos)
+		parts = append(parts, part{prog: prog, src: strings.TrimSpace(src), pos: ppos})
+		i = end + 2
+	}
+	if i < len(text) {
+		parts = append(parts, part{text: text[i:]})
+	}
+	if len(parts) == 1 && parts[0].prog != nil {
+		return &Value{Pos: parts[0].pos, kind: kindExpr, prog: parts[0].prog, src: parts[0].src}
+	}
+	return &Value{Pos: pos, kind: kindInterp, parts: parts}
+}
+
+// closing finds the "}}" that ends a template starting at i, skipping quoted strings.
+func closing(s string, i int) int {
+	var quote byte
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '}' && i+1 < len(s) && s[i+1] == '}':
+			return i
+		}
+	}
+	return -1
+}
+
+// offsetPos maps a byte offset in the scalar's value to a file position, counting the opening
+// quote of "…"/'…' scalars; |/> block scalars start on the next line at their indentation.
+func (s *Scope) offsetPos(n *yaml.Node, off int) Pos {
+	p := NodePos(s.File, n)
+	before := n.Value[:off]
+	switch n.Style {
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		nl := strings.Count(before, "\n")
+		last := strings.LastIndexByte(before, '\n')
+		p.Line += 1 + nl
+		p.Col = s.indent(p.Line) + 1 + (off - last - 1)
+		return p
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		p.Col++
+	}
+	if nl := strings.Count(before, "\n"); nl > 0 {
+		// A multi-line flow scalar: the line is right, the column is a best effort.
+		p.Line += nl
+		p.Col = s.indent(p.Line) + 1 + (off - strings.LastIndexByte(before, '\n') - 1)
+		return p
+	}
+	p.Col += len([]rune(before))
+	return p
+}
+
+// indent returns the number of leading spaces of a 1-based line of the source.
+func (s *Scope) indent(line int) int {
+	src := s.Src
+	for l := 1; l < line && len(src) > 0; l++ {
+		i := bytes.IndexByte(src, '\n')
+		if i < 0 {
+			return 0
+		}
+		src = src[i+1:]
+	}
+	n := 0
+	for n < len(src) && src[n] == ' ' {
+		n++
+	}
+	return n
+}
+
+// compileExpr compiles one expression at pos (the first character after "{{").
+func (s *Scope) compileExpr(src string, pos Pos) *vm.Program {
+	if strings.TrimSpace(src) == "" {
+		s.Errs.Addf(pos, "empty template {{ }}")
+		return nil
+	}
+	prog, err := expr.Compile(src, s.options()...)
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			s.Errs.Add(shift(pos, fe.Line, fe.Column), "template: "+fe.Message)
+		} else {
+			s.Errs.Add(pos, "template: "+err.Error())
+		}
+		return nil
+	}
+	s.checkRefs(prog, src, pos)
+	return prog
+}
+
+// shift moves pos by an expr location (1-based line, 0-based column within the expression).
+func shift(pos Pos, line, col int) Pos {
+	if line > 1 {
+		pos.Line += line - 1
+		pos.Col = col + 1
+		return pos
+	}
+	pos.Col += col
+	return pos
+}
+
+type refVisitor struct {
+	s   *Scope
+	src string
+	pos Pos
+}
+
+func (r refVisitor) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok {
+		return
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	prop, ok := m.Property.(*ast.StringNode)
+	if !ok {
+		return
+	}
+	line, col := lineCol(r.src, m.Property.Location().From)
+	pos := shift(r.pos, line, col)
+	switch id.Value {
+	case "steps":
+		if r.s.Steps != nil && !r.s.Steps[prop.Value] {
+			*r.s.Refs = append(*r.s.Refs, StepRef{ID: prop.Value, Pos: pos})
+		}
+	case "input":
+		if r.s.Inputs != nil && !r.s.Inputs[prop.Value] {
+			keys := make([]string, 0, len(r.s.Inputs))
+			for k := range r.s.Inputs {
+				keys = append(keys, k)
+			}
+			r.s.Errs.Addf(pos, "unknown input %q%s", prop.Value, Suggest(prop.Value, keys))
+		}
+	}
+}
+
+func (s *Scope) checkRefs(prog *vm.Program, src string, pos Pos) {
+	if s.Steps == nil && s.Inputs == nil {
+		return
+	}
+	node := prog.Node()
+	ast.Walk(&node, refVisitor{s: s, src: src, pos: pos})
+}
+
+// lineCol turns a rune offset in src into a 1-based line and 0-based column, as file.Error.Bind.
+func lineCol(src string, from int) (line, col int) {
+	line = 1
+	n := 0
+	for _, r := range src {
+		if n == from {
+			break
+		}
+		if r == '\n' {
+			line++
+			col = 0
+		} else {
+			col++
+		}
+		n++
+	}
+	return line, col
+}
+
+// Eval evaluates the value in env. m is a VM to reuse (one per goroutine), or nil.
+// A template's runtime error names its position.
+func (v *Value) Eval(env map[string]any, m *vm.VM) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch v.kind {
+	case kindLit:
+		return v.lit, nil
+	case kindExpr:
+		return run(v.prog, v.src, v.Pos, env, m)
+	case kindInterp:
+		var b strings.Builder
+		for _, p := range v.parts {
+			if p.prog == nil {
+				b.WriteString(p.text)
+				continue
+			}
+			out, err := run(p.prog, p.src, p.pos, env, m)
+			if err != nil {
+				return nil, err
+			}
+			b.WriteString(Stringify(out))
+		}
+		return b.String(), nil
+	case kindMap:
+		out := make(map[string]any, len(v.keys))
+		for i, k := range v.keys {
+			x, err := v.vals[i].Eval(env, m)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = x
+		}
+		return out, nil
+	case kindList:
+		out := make([]any, len(v.vals))
+		for i, c := range v.vals {
+			x, err := c.Eval(env, m)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = x
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+// EvalString evaluates v and formats the result as text (nil is "").
+func (v *Value) EvalString(env map[string]any, m *vm.VM) (string, error) {
+	x, err := v.Eval(env, m)
+	if err != nil {
+		return "", err
+	}
+	return Stringify(x), nil
+}
+
+func run(prog *vm.Program, src string, pos Pos, env map[string]any, m *vm.VM) (out any, err error) {
+	if prog == nil {
+		return nil, &Error{Pos: pos, Msg: "template did not compile"}
+	}
+	if m != nil {
+		out, err = m.Run(prog, env)
+	} else {
+		out, err = expr.Run(prog, env)
+	}
+	if err != nil {
+		msg := err.Error()
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			msg = fe.Message
+			pos = shift(pos, fe.Line, fe.Column)
+		}
+		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: %s", truncate(src, 80), msg), Err: err}
+	}
+	return out, nil
+}
+
+// Stringify formats a value for text: strings as they are, nil as "", whole floats without a
+// fraction, times in RFC 3339, lists and mappings as JSON.
+func Stringify(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+			return strconv.FormatInt(int64(x), 10)
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case json.Number:
+		return x.String()
+	case time.Time:
+		return x.Format(time.RFC3339)
+	case time.Duration:
+		return x.String()
+	case fmt.Stringer:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
