@@ -1,0 +1,166 @@
+package connections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Connection statuses.
+const (
+	StatusConnected    = "connected"
+	StatusDisconnected = "disconnected"
+	StatusError        = "error"
+)
+
+// DefaultWorkspace is the workspace of connections made from the command line.
+const DefaultWorkspace = "default"
+
+// Secret is a string that redacts itself wherever it is printed, logged or encoded, so %v,
+// slog and encoding/json cannot leak it. Reveal returns the value.
+type Secret string
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+func (s Secret) String() string   { return redacted(s) }
+func (s Secret) GoString() string { return redacted(s) }
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted(s)) }
+
+// MarshalJSON implements json.Marshaler.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted(s)) }
+
+func redacted(s Secret) string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Token is what a token endpoint gave a connection.
+type Token struct {
+	AccessToken  Secret         `json:"-"`
+	RefreshToken Secret         `json:"-"`
+	TokenSecret  Secret         `json:"-"` // oauth1's token secret
+	TokenType    string         `json:"token_type,omitempty"`
+	Scope        string         `json:"scope,omitempty"`
+	Expiry       time.Time      `json:"expiry,omitzero"` // zero: the provider stated none
+	ObtainedAt   time.Time      `json:"obtained_at,omitzero"`
+	Extra        map[string]any `json:"-"` // more fields the exchange flow output (instance_url); may hold secrets
+}
+
+// Credentials are a connection's secrets: the fields the user entered and the token. The store
+// keeps them encrypted; they never appear in a listing, a log line or an error.
+type Credentials struct {
+	Fields map[string]Secret
+	Token  *Token
+}
+
+// TestResult is the outcome of a connection's last test.
+type TestResult struct {
+	At      time.Time `json:"at"`
+	OK      bool      `json:"ok"`
+	Message string    `json:"message,omitempty"` // redacted
+}
+
+// Record is a stored connection.
+type Record struct {
+	ID        string
+	Workspace string
+	App       string // the app's key
+	Name      string // unique per workspace and app
+	Type      string // the app's connection type when it was made
+	Status    string // connected, disconnected, error
+	Reason    string // why it is disconnected or in error, without secrets
+	Label     string
+	Params    map[string]string // integration parameters: not secret
+	Creds     Credentials       // encrypted at rest
+	// Client names the auth client the connection was made with ("" for none).
+	Client       string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastTest     *TestResult
+	LastRefresh  time.Time // when its token was last refreshed
+	RefreshCount int
+	LastError    string // the last refresh or test failure, without secrets
+}
+
+// Client is an OAuth client registered at a provider, kept once and used by many connections.
+type Client struct {
+	Workspace   string
+	App         string
+	Name        string
+	ClientID    string
+	Secret      Secret // encrypted at rest
+	RedirectURL string
+	Scopes      []string
+	CreatedAt   time.Time
+}
+
+// Event is something that happened to a connection that others must hear of: the scheduler
+// turns off the automations of a disconnected connection.
+type Event struct {
+	Kind         string // "disconnected", "refreshed", "refresh_failed", "created", "deleted"
+	ConnectionID string
+	Workspace    string
+	App          string
+	Name         string
+	Reason       string
+	At           time.Time
+}
+
+// Storage errors.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+)
+
+// Store keeps connections, auth clients and vault secrets. Implementations encrypt Creds,
+// Client.Secret and vault values at rest. All methods are safe for concurrent use, also from
+// several processes sharing the store.
+type Store interface {
+	// CreateConnection stores a new connection; a second one with the same workspace, app and
+	// name fails with ErrExists and changes nothing. It sets ID, CreatedAt and UpdatedAt.
+	CreateConnection(ctx context.Context, rec *Record) error
+	// Connection returns the connection of workspace called name (of any app), or ErrNotFound.
+	Connection(ctx context.Context, workspace, name string) (*Record, error)
+	// ConnectionByID returns the connection with id, or ErrNotFound.
+	ConnectionByID(ctx context.Context, id string) (*Record, error)
+	// Connections lists the connections of a workspace, by app and name.
+	Connections(ctx context.Context, workspace string) ([]*Record, error)
+	// UpdateConnection saves rec over the stored connection with its ID.
+	UpdateConnection(ctx context.Context, rec *Record) error
+	// DeleteConnection removes a connection and its credentials.
+	DeleteConnection(ctx context.Context, id string) error
+	// Locked runs fn with the connection's current record while holding its lock, which excludes
+	// every other Locked call on that connection in this and any other process sharing the
+	// store (SQLite: an immediate transaction). If fn returns a record, it is saved before the
+	// lock is released, in the same transaction, even when fn also returns an error. Locked
+	// returns the record as saved (or as read when fn saved none) and fn's error.
+	Locked(ctx context.Context, id string, fn func(cur *Record) (*Record, error)) (*Record, error)
+
+	// PutClient stores or replaces an auth client.
+	PutClient(ctx context.Context, c *Client) error
+	// Client returns an auth client, or ErrNotFound.
+	Client(ctx context.Context, workspace, app, name string) (*Client, error)
+	// Clients lists the auth clients of a workspace.
+	Clients(ctx context.Context, workspace string) ([]*Client, error)
+	// DeleteClient removes an auth client.
+	DeleteClient(ctx context.Context, workspace, app, name string) error
+
+	// SetVault stores a named secret of an app in a workspace (app "" : the whole workspace).
+	SetVault(ctx context.Context, workspace, app, name string, value Secret) error
+	// Vault returns the secrets visible to app in workspace: the workspace's, overridden by the app's.
+	Vault(ctx context.Context, workspace, app string) (map[string]Secret, error)
+	// DeleteVault removes a named secret.
+	DeleteVault(ctx context.Context, workspace, app, name string) error
+
+	// AddEvent records an event.
+	AddEvent(ctx context.Context, e Event) error
+	// Events lists the events of a connection, oldest first.
+	Events(ctx context.Context, connectionID string) ([]Event, error)
+}
