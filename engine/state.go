@@ -75,6 +75,8 @@ type Options struct {
 	Logger *slog.Logger
 	// OnStep is called when a step ends, from the goroutine that ran it, with its redacted trace.
 	OnStep func(*StepTrace)
+	// BaseURL, when set, replaces the app's base_url for this run (a sandbox or a test server).
+	BaseURL string
 }
 
 // Step statuses in a trace.
@@ -192,8 +194,11 @@ func (st *State) AddSecrets(secrets ...string) {
 // App returns the app being run.
 func (st *State) App() *flows.App { return st.r.prog.App }
 
-// BaseURL evaluates the app's base_url ("" when it has none).
+// BaseURL returns Options.BaseURL when set, else evaluates the app's base_url ("" when it has none).
 func (st *State) BaseURL() (string, error) {
+	if u := st.r.opts.BaseURL; u != "" {
+		return u, nil
+	}
 	if st.r.prog.App.BaseURL == nil {
 		return "", nil
 	}
