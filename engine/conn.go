@@ -16,3 +16,18 @@ type Conn interface {
 	// calls Authorize on a fresh copy of the request and sends it once more, never twice.
 	Retry(ctx context.Context, resp *http.Response) (bool, error)
 }
+
+type retryKey struct{}
+
+// RetryContext marks ctx as the context of a request's one retry after Conn.Retry said yes.
+// call_api sends the retry with it, and hands the retry's response to Conn.Retry as well, so
+// the connection learns that a fresh token was refused; Retry then returns false.
+func RetryContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, retryKey{}, true)
+}
+
+// IsRetry reports whether ctx is the context of a retried request.
+func IsRetry(ctx context.Context) bool {
+	v, _ := ctx.Value(retryKey{}).(bool)
+	return v
+}

@@ -1,0 +1,363 @@
+package connections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/flows"
+)
+
+// conn is a connection as a run's requests see it: it puts the credentials on each request,
+// refreshes a token that is due or was refused, and disconnects the connection when the
+// provider revoked access. It implements engine.Conn.
+type conn struct {
+	m       *Manager
+	prog    *engine.Program
+	cfg     *flows.Connection
+	refresh *flows.Refresh
+	stored  bool // false while connecting: nothing to refresh or disconnect yet
+
+	mu    sync.Mutex
+	rec   *Record
+	env   map[string]any // the template value connection, for inject and request defaults
+	vault map[string]any
+}
+
+var _ engine.Conn = (*conn)(nil)
+
+// Conn returns the engine.Conn of a stored connection.
+func (m *Manager) Conn(ctx context.Context, prog *engine.Program, rec *Record) (engine.Conn, error) {
+	c := m.newConn(prog, rec)
+	c.stored = rec.ID != ""
+	if err := c.load(ctx, rec); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// memConn is the Conn of a connection being made, tested before it is stored.
+func (m *Manager) memConn(prog *engine.Program, rec *Record) engine.Conn {
+	c := m.newConn(prog, rec)
+	if err := c.load(context.Background(), rec); err != nil {
+		return errConn{err}
+	}
+	return c
+}
+
+func (m *Manager) newConn(prog *engine.Program, rec *Record) *conn {
+	c := &conn{m: m, prog: prog, cfg: prog.App.Connection, refresh: flows.DefaultRefresh()}
+	if c.cfg != nil && c.cfg.Refresh != nil {
+		c.refresh = c.cfg.Refresh
+	}
+	return c
+}
+
+// load makes rec the connection's current record.
+func (c *conn) load(ctx context.Context, rec *Record) error {
+	env, _, vault, err := c.m.env(ctx, c.prog, rec)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.rec, c.env, c.vault = rec, env, vault
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *conn) current() (*Record, map[string]any, map[string]any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rec, c.env, c.vault
+}
+
+// refreshable reports whether the connection has a token that can be requested anew.
+func (c *conn) refreshable() bool {
+	if !c.stored || c.cfg == nil {
+		return false
+	}
+	return c.cfg.Type == flows.ConnOAuth2 || c.cfg.Type == flows.ConnToken
+}
+
+// Authorize puts the credentials on req, refreshing first a token that is due.
+func (c *conn) Authorize(ctx context.Context, req *http.Request) error {
+	rec, _, _ := c.current()
+	if rec.Status == StatusDisconnected {
+		return &DisconnectedError{Name: rec.Name, Reason: rec.Reason}
+	}
+	if c.refreshable() && refreshDue(rec.Creds.Token, c.m.now(), c.refresh.BeforeExpiry) {
+		if _, err := c.refreshToken(ctx, rec.Creds.Token.AccessToken, false); err != nil {
+			return err
+		}
+	}
+	return c.apply(req)
+}
+
+// Retry refreshes after a response whose status is in refresh.on_status and says whether to
+// send the request again. On the retry's own response it disconnects the connection when the
+// fresh token was refused as well.
+func (c *conn) Retry(ctx context.Context, resp *http.Response) (bool, error) {
+	if !c.refreshable() || !slices.Contains(c.refresh.OnStatus, resp.StatusCode) {
+		return false, nil
+	}
+	rec, _, _ := c.current()
+	carried := c.carries(resp.Request, rec)
+	if engine.IsRetry(ctx) {
+		if carried {
+			err := c.disconnect(ctx, fmt.Sprintf("the provider refused a freshly refreshed token (%s)", resp.Status))
+			return false, err
+		}
+		return false, nil
+	}
+	if !carried {
+		return true, nil // a newer token is here already: send the request again with it
+	}
+	var stale Secret
+	if rec.Creds.Token != nil {
+		stale = rec.Creds.Token.AccessToken
+	}
+	if _, err := c.refreshToken(ctx, stale, true); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// token is the value of {{ token }} in inject: the access token, or for api_key and fields the
+// first sensitive field.
+func (c *conn) token(rec *Record) string {
+	if t := rec.Creds.Token; t != nil {
+		return t.AccessToken.Reveal()
+	}
+	for _, f := range Fields(c.cfg) {
+		if f.Sensitive {
+			return rec.Creds.Fields[f.Key].Reveal()
+		}
+	}
+	return ""
+}
+
+// apply puts the current record's credentials and request defaults on req.
+func (c *conn) apply(req *http.Request) error {
+	rec, env, vault := c.current()
+	if c.cfg == nil {
+		return nil
+	}
+	tenv := map[string]any{"connection": env, "app": appEnv(c.prog.App), "vault": vault, "input": nil, flows.NameToken: c.token(rec)}
+	if d := c.cfg.Request; d != nil {
+		for _, k := range sortedKeys(d.Headers) {
+			if req.Header.Get(k) != "" {
+				continue
+			}
+			v, err := d.Headers[k].EvalString(tenv, nil)
+			if err != nil {
+				return fmt.Errorf("connection request header %s: %w", k, err)
+			}
+			req.Header.Set(k, v)
+		}
+		if len(d.Query) > 0 {
+			q := req.URL.Query()
+			for _, k := range sortedKeys(d.Query) {
+				if q.Has(k) {
+					continue
+				}
+				v, err := d.Query[k].EvalString(tenv, nil)
+				if err != nil {
+					return fmt.Errorf("connection request query %s: %w", k, err)
+				}
+				q.Set(k, v)
+			}
+			req.URL.RawQuery = q.Encode()
+		}
+	}
+	switch {
+	case c.cfg.Type == flows.ConnOAuth1:
+		return c.m.signOAuth1(req, c, rec, env)
+	case c.cfg.Inject != nil:
+		v, err := c.cfg.Inject.Value.EvalString(tenv, nil)
+		if err != nil {
+			return fmt.Errorf("connection inject: %w", err)
+		}
+		if c.cfg.Inject.In == "query" {
+			q := req.URL.Query()
+			q.Set(c.cfg.Inject.Name, v)
+			req.URL.RawQuery = q.Encode()
+		} else {
+			req.Header.Set(c.cfg.Inject.Name, v)
+		}
+	case c.cfg.Type == flows.ConnBasic:
+		req.SetBasicAuth(rec.Creds.Fields["username"].Reveal(), rec.Creds.Fields["password"].Reveal())
+	case c.cfg.Type == flows.ConnOAuth2:
+		if t := rec.Creds.Token; t != nil {
+			req.Header.Set("Authorization", "Bearer "+t.AccessToken.Reveal())
+		}
+	}
+	return nil
+}
+
+// carries reports whether a sent request carried rec's current access token.
+func (c *conn) carries(req *http.Request, rec *Record) bool {
+	if req == nil || rec.Creds.Token == nil {
+		return true
+	}
+	probe, _ := http.NewRequest(req.Method, req.URL.String(), nil)
+	probe.Header = make(http.Header)
+	probe.URL.RawQuery = ""
+	if err := c.apply(probe); err != nil {
+		return true
+	}
+	if c.cfg.Inject != nil && c.cfg.Inject.In == "query" {
+		return req.URL.Query().Get(c.cfg.Inject.Name) == probe.URL.Query().Get(c.cfg.Inject.Name)
+	}
+	name := "Authorization"
+	if c.cfg.Inject != nil {
+		name = c.cfg.Inject.Name
+	}
+	return req.Header.Get(name) == probe.Header.Get(name)
+}
+
+// refreshToken gets a new token unless another caller, here or in another process, already
+// did: one refresh per connection at a time (singleflight in the process, the store's lock
+// across processes), the record re-read under the lock. reactive is a refresh after a refused
+// request; it honours min_interval by failing rather than refreshing again.
+func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*Record, error) {
+	rec, _, _ := c.current()
+	v, err, _ := c.m.flight.Do(rec.ID, func() (any, error) {
+		// The refresh outlives a caller that gives up: a rotated refresh token must be saved.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.m.timeout)
+		defer cancel()
+		var refreshed bool
+		var failure string
+		saved, err := c.m.store.Locked(ctx, rec.ID, func(cur *Record) (*Record, error) {
+			if cur.Status == StatusDisconnected {
+				return nil, &DisconnectedError{Name: cur.Name, Reason: cur.Reason}
+			}
+			now := c.m.now()
+			tok := cur.Creds.Token
+			if tok != nil && tok.AccessToken != stale && !refreshDue(tok, now, c.refresh.BeforeExpiry) {
+				return nil, nil // refreshed meanwhile
+			}
+			if !cur.LastRefresh.IsZero() && now.Sub(cur.LastRefresh) < c.refresh.MinInterval {
+				if reactive {
+					return nil, ErrTooSoon
+				}
+				return nil, nil
+			}
+			newTok, err := c.m.requestToken(ctx, c.prog, cur)
+			if err != nil {
+				next := *cur
+				next.LastError = reason(err)
+				if rejected(err) {
+					failure = next.LastError
+					return disconnected(&next, failure), &DisconnectedError{Name: cur.Name, Reason: failure}
+				}
+				return &next, transient(err)
+			}
+			if newTok.RefreshToken == "" && tok != nil {
+				newTok.RefreshToken = tok.RefreshToken // the provider did not rotate it
+			}
+			next := *cur
+			next.Creds.Token = newTok
+			next.Status, next.Reason, next.LastError = StatusConnected, "", ""
+			next.LastRefresh = now
+			next.RefreshCount++
+			refreshed = true
+			return &next, nil
+		})
+		if saved != nil {
+			if lerr := c.load(ctx, saved); lerr != nil && err == nil {
+				err = lerr
+			}
+		}
+		switch {
+		case failure != "":
+			c.m.log.Warn("connection disconnected", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "reason", failure)
+			c.m.emit(ctx, saved, "disconnected", failure)
+		case refreshed:
+			c.m.log.Info("token refreshed", "connection_id", rec.ID, "app", rec.App, "expires_at", saved.Creds.Token.Expiry)
+		case err != nil && !errors.Is(err, ErrTooSoon) && !errors.Is(err, ErrDisconnected):
+			c.m.log.Warn("token refresh failed", "connection_id", rec.ID, "app", rec.App, "error", err)
+		}
+		return saved, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Record), nil
+}
+
+// requestToken runs the flow that gives a connection a new token: refresh for oauth2
+// authorization code (with the refresh token), refresh for client credentials (a new token
+// request), exchange with the stored fields for token connections.
+func (m *Manager) requestToken(ctx context.Context, prog *engine.Program, rec *Record) (*Token, error) {
+	c := prog.App.Connection
+	var out any
+	var err error
+	switch {
+	case c.Type == flows.ConnToken:
+		out, err = m.runPrivate(ctx, prog, rec, "exchange", nil, nil)
+	case c.Grant == "client_credentials":
+		out, err = m.runPrivate(ctx, prog, rec, "refresh", nil, nil)
+	default:
+		if rec.Creds.Token == nil || rec.Creds.Token.RefreshToken == "" {
+			return nil, errNoRefreshToken
+		}
+		out, err = m.runPrivate(ctx, prog, rec, "refresh", map[string]any{"refresh_token": rec.Creds.Token.RefreshToken.Reveal()}, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return tokenFromOutput(out, m.now(), assumeLifetime(c))
+}
+
+// disconnect marks the connection disconnected under its lock and tells whoever listens.
+func (c *conn) disconnect(ctx context.Context, why string) error {
+	rec, _, _ := c.current()
+	var did bool
+	saved, err := c.m.store.Locked(context.WithoutCancel(ctx), rec.ID, func(cur *Record) (*Record, error) {
+		if cur.Status == StatusDisconnected {
+			return nil, nil
+		}
+		did = true
+		next := *cur
+		return disconnected(&next, why), nil
+	})
+	if err != nil {
+		return err
+	}
+	if saved != nil {
+		_ = c.load(ctx, saved)
+	}
+	if did {
+		c.m.log.Warn("connection disconnected", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "reason", why)
+		c.m.emit(ctx, saved, "disconnected", why)
+	}
+	return &DisconnectedError{Name: rec.Name, Reason: why}
+}
+
+// disconnected returns rec without credentials, disconnected for why.
+func disconnected(rec *Record, why string) *Record {
+	rec.Status = StatusDisconnected
+	rec.Reason = why
+	rec.LastError = why
+	rec.Creds = Credentials{}
+	return rec
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// errConn is the Conn of a connection whose credentials could not be read: every request fails.
+type errConn struct{ err error }
+
+func (e errConn) Authorize(context.Context, *http.Request) error        { return e.err }
+func (e errConn) Retry(context.Context, *http.Response) (bool, error) { return false, nil }

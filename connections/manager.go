@@ -1,0 +1,588 @@
+package connections
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/flows"
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Config is what a Manager is built from.
+type Config struct {
+	// Store keeps connections, clients and the vault (required).
+	Store Store
+	// HTTPClient sends the private flows' requests (default: a client with http.DefaultTransport).
+	HTTPClient *http.Client
+	// Logger gets lifecycle lines (refreshed, disconnected); never a secret (default: discard).
+	Logger *slog.Logger
+	// Now is the clock that decides when a token is due (default time.Now).
+	Now func() time.Time
+	// Notifier hears of disconnects and other events (optional): the scheduler turns the
+	// automations of a disconnected connection off.
+	Notifier Notifier
+	// RefreshTimeout bounds one refresh, which runs on after the caller is gone (default 1m).
+	RefreshTimeout time.Duration
+}
+
+// Notifier hears of connection events. Notify must not block for long.
+type Notifier interface {
+	Notify(ctx context.Context, e Event)
+}
+
+// Manager connects accounts, tests and deletes connections, and gives runs their connection.
+// It is safe for concurrent use; one Manager per process keeps one refresh per connection at a
+// time in that process, and the store's lock keeps it across processes.
+type Manager struct {
+	store    Store
+	client   *http.Client
+	log      *slog.Logger
+	now      func() time.Time
+	notifier Notifier
+	timeout  time.Duration
+	flight   singleflight.Group
+}
+
+// NewManager returns a Manager.
+func NewManager(cfg Config) *Manager {
+	m := &Manager{store: cfg.Store, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, notifier: cfg.Notifier, timeout: cfg.RefreshTimeout}
+	if m.client == nil {
+		m.client = &http.Client{}
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.timeout <= 0 {
+		m.timeout = time.Minute
+	}
+	return m
+}
+
+// Store returns the manager's store.
+func (m *Manager) Store() Store { return m.store }
+
+// ConnectRequest is what a user gives to connect an account.
+type ConnectRequest struct {
+	Workspace string            // default DefaultWorkspace
+	Name      string            // default the app's key
+	Params    map[string]string // integration parameters (connection.params)
+	Fields    map[string]string // credentials (fields, basic, api_key, token)
+	Client    string            // auth client name (default the app's connection.client, else its key)
+}
+
+// FieldError is a bad value given when connecting; Field names it.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Fields returns the credential fields a user enters for c: the app's own, or the defaults of
+// its type (basic: username and password; api_key: api_key).
+func Fields(c *flows.Connection) []*flows.Param {
+	if c == nil {
+		return nil
+	}
+	if len(c.Fields) > 0 {
+		return c.Fields
+	}
+	switch c.Type {
+	case flows.ConnBasic:
+		return []*flows.Param{
+			{Key: "username", Label: "Username", Required: true},
+			{Key: "password", Label: "Password", Required: true, Sensitive: true},
+		}
+	case flows.ConnAPIKey:
+		return []*flows.Param{{Key: "api_key", Label: "API key", Required: true, Sensitive: true}}
+	}
+	return nil
+}
+
+// newRecord checks a request against the app and returns the record to connect.
+func (m *Manager) newRecord(prog *engine.Program, req ConnectRequest) (*Record, error) {
+	app := prog.App
+	c := app.Connection
+	typ := flows.ConnNone
+	if c != nil {
+		typ = c.Type
+	}
+	rec := &Record{
+		Workspace: req.Workspace, App: app.Key, Name: req.Name, Type: typ, Status: StatusConnected,
+		Params: map[string]string{}, Creds: Credentials{Fields: map[string]Secret{}}, Client: req.Client,
+	}
+	if rec.Workspace == "" {
+		rec.Workspace = DefaultWorkspace
+	}
+	if rec.Name == "" {
+		rec.Name = app.Key
+	}
+	if !flows.IsIdent(strings.ReplaceAll(rec.Name, "-", "_")) {
+		return nil, &FieldError{Field: "name", Msg: fmt.Sprintf("%q must be letters, digits, - and _", rec.Name)}
+	}
+	var problems []error
+	var params []*flows.Param
+	if c != nil {
+		params = c.Params
+	}
+	problems = append(problems, fill(rec.Params, params, req.Params, "param", func(s string) string { return s })...)
+	plain := map[string]string{}
+	problems = append(problems, fill(plain, Fields(c), req.Fields, "field", func(s string) string { return s })...)
+	for k, v := range plain {
+		rec.Creds.Fields[k] = Secret(v)
+	}
+	if c != nil && (c.Type == flows.ConnOAuth2 || c.Type == flows.ConnOAuth1) && rec.Client == "" {
+		rec.Client = c.Client
+		if rec.Client == "" {
+			rec.Client = app.Key
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	return rec, nil
+}
+
+// fill checks given values against their declarations (unknown keys, required) into dst.
+func fill(dst map[string]string, decl []*flows.Param, given map[string]string, what string, conv func(string) string) []error {
+	var problems []error
+	keys := make([]string, 0, len(decl))
+	for _, p := range decl {
+		keys = append(keys, p.Key)
+	}
+	names := make([]string, 0, len(given))
+	for k := range given {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if !slices.Contains(keys, k) {
+			msg := "unknown " + what + flows.Suggest(k, keys)
+			if len(keys) == 0 {
+				msg = fmt.Sprintf("unknown %s: the app takes no %ss", what, what)
+			}
+			problems = append(problems, &FieldError{Field: k, Msg: msg})
+		}
+	}
+	for _, p := range decl {
+		v, ok := given[p.Key]
+		if !ok || v == "" {
+			v = p.Default
+		}
+		if v == "" && p.Required {
+			problems = append(problems, &FieldError{Field: p.Key, Msg: "required " + what + " is missing"})
+			continue
+		}
+		if v != "" {
+			dst[p.Key] = conv(v)
+		}
+	}
+	return problems
+}
+
+// Connect connects an account whose type needs no browser: none, fields, basic, api_key, token
+// and oauth2 client_credentials. It runs exchange (when the type has one) and test; on any
+// failure it stores nothing and says why.
+func (m *Manager) Connect(ctx context.Context, prog *engine.Program, req ConnectRequest) (*Record, error) {
+	rec, err := m.newRecord(prog, req)
+	if err != nil {
+		return nil, err
+	}
+	c := prog.App.Connection
+	switch {
+	case c == nil || c.Type == flows.ConnNone, c.Type == flows.ConnFields, c.Type == flows.ConnBasic, c.Type == flows.ConnAPIKey:
+	case c.Type == flows.ConnToken || (c.Type == flows.ConnOAuth2 && c.Grant == "client_credentials"):
+		tok, err := m.exchange(ctx, prog, rec, nil)
+		if err != nil {
+			return nil, err
+		}
+		rec.Creds.Token = tok
+	default:
+		return nil, fmt.Errorf("connection type %s is connected in a browser: use StartOAuth", c)
+	}
+	return m.finish(ctx, prog, rec)
+}
+
+// exchange runs the exchange flow and reads its output as a token.
+func (m *Manager) exchange(ctx context.Context, prog *engine.Program, rec *Record, input map[string]any) (*Token, error) {
+	out, err := m.runPrivate(ctx, prog, rec, "exchange", input, nil)
+	if err != nil {
+		return nil, fmt.Errorf("exchange: %w", err)
+	}
+	tok, err := tokenFromOutput(out, m.now(), assumeLifetime(prog.App.Connection))
+	if err != nil {
+		return nil, fmt.Errorf("exchange: %w", err)
+	}
+	return tok, nil
+}
+
+func assumeLifetime(c *flows.Connection) time.Duration {
+	if c == nil || c.Refresh == nil {
+		return 0
+	}
+	return c.Refresh.AssumeLifetime
+}
+
+// finish tests a new connection, labels it and stores it.
+func (m *Manager) finish(ctx context.Context, prog *engine.Program, rec *Record) (*Record, error) {
+	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec))
+	if err != nil {
+		return nil, fmt.Errorf("connection test failed, nothing was stored: %w", err)
+	}
+	if tested {
+		rec.LastTest = &TestResult{At: m.now(), OK: true}
+	}
+	rec.Label = m.label(ctx, prog, rec, out)
+	if err := m.store.CreateConnection(ctx, rec); err != nil {
+		return nil, fmt.Errorf("store connection %q: %w", rec.Name, err)
+	}
+	m.emit(ctx, rec, "created", "")
+	m.log.Info("connection created", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "type", rec.Type)
+	return rec, nil
+}
+
+// test runs the app's test flow (if it has one) with conn.
+func (m *Manager) test(ctx context.Context, prog *engine.Program, rec *Record, conn engine.Conn) (any, bool, error) {
+	if prog.Flow("test") == nil {
+		return nil, false, nil
+	}
+	out, err := m.runPrivate(ctx, prog, rec, "test", nil, conn)
+	return out, true, err
+}
+
+// label evaluates the app's label template over the test's output; the connection's name when
+// the app has none or it fails.
+func (m *Manager) label(ctx context.Context, prog *engine.Program, rec *Record, testOut any) string {
+	c := prog.App.Connection
+	if c == nil || c.Label == nil {
+		return rec.Name
+	}
+	env, _, vault, err := m.env(ctx, prog, rec)
+	if err != nil {
+		return rec.Name
+	}
+	s, err := c.Label.EvalString(map[string]any{
+		"connection": env, "app": appEnv(prog.App), "vault": vault, "input": nil,
+		flows.NameTest: map[string]any{"output": testOut},
+	}, nil)
+	if err != nil || s == "" {
+		m.log.Warn("connection label failed", "app", rec.App, "name", rec.Name, "error", err)
+		return rec.Name
+	}
+	return s
+}
+
+// Pending is an OAuth connection waiting for the user's approval in a browser.
+type Pending struct {
+	AuthorizeURL string
+	State        string
+	RedirectURL  string
+	Expires      time.Time
+	verifier     string
+	rec          *Record
+}
+
+// PendingLifetime is how long a user has to approve access.
+const PendingLifetime = 15 * time.Minute
+
+// StartOAuth begins connecting an oauth2 (authorization code) account: it runs the authorize
+// flow with a fresh state and PKCE verifier and returns the URL to send the user to.
+func (m *Manager) StartOAuth(ctx context.Context, prog *engine.Program, req ConnectRequest, redirectURL string) (*Pending, error) {
+	rec, err := m.newRecord(prog, req)
+	if err != nil {
+		return nil, err
+	}
+	c := prog.App.Connection
+	if c == nil || c.Type != flows.ConnOAuth2 || c.Grant != "authorization_code" {
+		return nil, fmt.Errorf("app %s does not connect in a browser (connection type %s)", prog.App.Key, c)
+	}
+	state, err := randomString(32)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pending{State: state, RedirectURL: redirectURL, Expires: m.now().Add(PendingLifetime), verifier: oauth2.GenerateVerifier(), rec: rec}
+	out, err := m.runPrivate(ctx, prog, rec, "authorize", map[string]any{
+		"state": state, "redirect_uri": redirectURL, "code_verifier": p.verifier,
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("authorize: %w", err)
+	}
+	o, _ := out.(map[string]any)
+	p.AuthorizeURL = flows.Stringify(o["authorize_url"])
+	if u, err := url.Parse(p.AuthorizeURL); err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("authorize: the flow's output authorize_url %q is not an absolute URL", p.AuthorizeURL)
+	}
+	return p, nil
+}
+
+// Errors of an OAuth callback.
+var (
+	ErrStateMismatch = errors.New("callback state does not match the one this connection was started with")
+	ErrStateMissing  = errors.New("callback has no state parameter")
+	ErrPendingExpired = errors.New("the approval took too long; start connecting again")
+)
+
+// FinishOAuth completes a pending connection with the query of the provider's redirect: it
+// checks state, runs exchange and test, and stores the connection.
+func (m *Manager) FinishOAuth(ctx context.Context, prog *engine.Program, p *Pending, query url.Values) (*Record, error) {
+	if e := query.Get("error"); e != "" {
+		msg := "the provider refused access: " + e
+		if d := query.Get("error_description"); d != "" {
+			msg += ": " + d
+		}
+		return nil, errors.New(msg)
+	}
+	got := query.Get("state")
+	if got == "" {
+		return nil, ErrStateMissing
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(p.State)) != 1 {
+		return nil, ErrStateMismatch
+	}
+	if m.now().After(p.Expires) {
+		return nil, ErrPendingExpired
+	}
+	code := query.Get("code")
+	if code == "" {
+		return nil, errors.New("callback has no code parameter")
+	}
+	q := map[string]any{}
+	for k, v := range query {
+		if len(v) > 0 {
+			q[k] = v[0]
+		}
+	}
+	rec := p.rec
+	tok, err := m.exchange(ctx, prog, rec, map[string]any{
+		"code": code, "state": got, "redirect_uri": p.RedirectURL, "code_verifier": p.verifier, "query": q,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec.Creds.Token = tok
+	return m.finish(ctx, prog, rec)
+}
+
+// Test runs a stored connection's test flow and records the result.
+func (m *Manager) Test(ctx context.Context, prog *engine.Program, rec *Record) error {
+	if rec.Status == StatusDisconnected {
+		return &DisconnectedError{Name: rec.Name, Reason: rec.Reason}
+	}
+	conn, err := m.Conn(ctx, prog, rec)
+	if err != nil {
+		return err
+	}
+	_, tested, err := m.test(ctx, prog, rec, conn)
+	if !tested {
+		return fmt.Errorf("app %s has no test flow", prog.App.Key)
+	}
+	res := &TestResult{At: m.now(), OK: err == nil}
+	if err != nil {
+		res.Message = err.Error()
+	}
+	_, lerr := m.store.Locked(ctx, rec.ID, func(cur *Record) (*Record, error) {
+		cur.LastTest = res
+		return cur, nil
+	})
+	if err != nil {
+		return fmt.Errorf("connection test failed: %w", err)
+	}
+	return lerr
+}
+
+// Delete revokes a connection's token at the provider when the app has a revoke flow, then
+// deletes the connection. A failed revoke still deletes, and is returned as a *RevokeError.
+func (m *Manager) Delete(ctx context.Context, prog *engine.Program, rec *Record) error {
+	var revokeErr error
+	if prog != nil && prog.Flow("revoke") != nil && rec.Creds.Token != nil {
+		tok, hint := rec.Creds.Token.RefreshToken, "refresh_token"
+		if tok == "" {
+			tok, hint = rec.Creds.Token.AccessToken, "access_token"
+		}
+		_, revokeErr = m.runPrivate(ctx, prog, rec, "revoke", map[string]any{"token": tok.Reveal(), "token_type_hint": hint}, nil)
+	}
+	if err := m.store.DeleteConnection(ctx, rec.ID); err != nil {
+		return fmt.Errorf("delete connection %q: %w", rec.Name, err)
+	}
+	m.emit(ctx, rec, "deleted", "")
+	if revokeErr != nil {
+		return &RevokeError{Err: revokeErr}
+	}
+	return nil
+}
+
+// RunOptions returns the options for running a flow of prog with rec: its Conn, the
+// connection template value, the vault and the secrets to redact.
+func (m *Manager) RunOptions(ctx context.Context, prog *engine.Program, rec *Record) (engine.Options, error) {
+	if rec.App != prog.App.Key {
+		return engine.Options{}, fmt.Errorf("connection %q belongs to app %s, not %s", rec.Name, rec.App, prog.App.Key)
+	}
+	if rec.Status == StatusDisconnected {
+		return engine.Options{}, &DisconnectedError{Name: rec.Name, Reason: rec.Reason}
+	}
+	env, secrets, vault, err := m.env(ctx, prog, rec)
+	if err != nil {
+		return engine.Options{}, err
+	}
+	conn, err := m.Conn(ctx, prog, rec)
+	if err != nil {
+		return engine.Options{}, err
+	}
+	return engine.Options{Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.client, Logger: m.log}, nil
+}
+
+// runPrivate runs one of the app's private flows for rec.
+func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Record, flow string, input map[string]any, conn engine.Conn) (any, error) {
+	if prog.Flow(flow) == nil {
+		return nil, fmt.Errorf("app %s has no %s flow", prog.App.Key, flow)
+	}
+	env, secrets, vault, err := m.env(ctx, prog, rec)
+	if err != nil {
+		return nil, err
+	}
+	res, err := prog.Run(ctx, flow, engine.Options{
+		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.client, Logger: m.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.Output, nil
+}
+
+func appEnv(app *flows.App) map[string]any {
+	return map[string]any{"key": app.Key, "name": app.Name, "version": app.Version}
+}
+
+// env builds the template value connection for rec, the secrets to redact and the vault.
+func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (map[string]any, []string, map[string]any, error) {
+	app := prog.App
+	c := app.Connection
+	var secrets []string
+	params := map[string]any{}
+	if c != nil {
+		for _, p := range c.Params {
+			if p.Default != "" {
+				params[p.Key] = p.Default
+			}
+		}
+	}
+	for k, v := range rec.Params {
+		params[k] = v
+	}
+	fields := map[string]any{}
+	for k, v := range rec.Creds.Fields {
+		fields[k] = v.Reveal()
+	}
+	for _, f := range Fields(c) {
+		if f.Sensitive {
+			secrets = append(secrets, rec.Creds.Fields[f.Key].Reveal())
+		}
+	}
+	env := map[string]any{
+		"id": rec.ID, "name": rec.Name, "label": rec.Label, "workspace": rec.Workspace,
+		"params": params, "fields": fields, "extra": map[string]any{},
+	}
+	if t := rec.Creds.Token; t != nil {
+		secrets = append(secrets, t.AccessToken.Reveal(), t.RefreshToken.Reveal(), t.TokenSecret.Reveal())
+		if t.Extra != nil {
+			env["extra"] = t.Extra
+		}
+	}
+	vault := map[string]any{}
+	sv, err := m.store.Vault(ctx, rec.Workspace, app.Key)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read vault: %w", err)
+	}
+	for k, v := range sv {
+		vault[k] = v.Reveal()
+	}
+	if c == nil {
+		return env, secrets, vault, nil
+	}
+	if c.Type == flows.ConnOAuth2 || c.Type == flows.ConnOAuth1 {
+		cl, err := m.store.Client(ctx, rec.Workspace, app.Key, rec.Client)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil, nil, fmt.Errorf("app %s has no auth client %q: add it with `patchbay clients add %s --app <app-dir> --client-id <id>`", app.Key, rec.Client, rec.Client)
+		}
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("read auth client %q: %w", rec.Client, err)
+		}
+		env["client"] = map[string]any{"id": cl.ClientID, "secret": cl.Secret.Reveal(), "redirect_uri": cl.RedirectURL}
+		secrets = append(secrets, cl.Secret.Reveal())
+		scopes := c.Scopes
+		if len(cl.Scopes) > 0 {
+			scopes = cl.Scopes
+		}
+		list := make([]any, len(scopes))
+		for i, s := range scopes {
+			list[i] = s
+		}
+		env["scopes"] = list
+	}
+	pkce := c.Type == flows.ConnOAuth2 && c.Grant == "authorization_code"
+	if c.PKCE != nil {
+		pkce = *c.PKCE
+	}
+	env["pkce"] = pkce
+	env["scope_separator"] = c.ScopeSeparator
+	env["client_auth"] = c.ClientAuth
+	env["token_method"] = c.TokenMethod
+	tenv := map[string]any{"connection": env, "app": appEnv(app), "vault": vault, "input": nil}
+	for key, v := range map[string]*flows.Value{
+		"authorize_url": c.AuthorizeURL, "token_url": c.TokenURL, "revoke_url": c.RevokeURL,
+		"request_token_url": c.RequestTokenURL, "access_token_url": c.AccessTokenURL,
+	} {
+		if v == nil {
+			continue
+		}
+		s, err := v.EvalString(tenv, nil)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("connection %s: %w", key, err)
+		}
+		env[key] = s
+	}
+	ap := map[string]any{}
+	for k, v := range c.AuthorizeParams {
+		x, err := v.Eval(tenv, nil)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("connection authorize_params.%s: %w", k, err)
+		}
+		ap[k] = x
+	}
+	env["authorize_params"] = ap
+	return env, secrets, vault, nil
+}
+
+func (m *Manager) emit(ctx context.Context, rec *Record, kind, reason string) {
+	e := Event{Kind: kind, ConnectionID: rec.ID, Workspace: rec.Workspace, App: rec.App, Name: rec.Name, Reason: reason, At: m.now()}
+	if err := m.store.AddEvent(context.WithoutCancel(ctx), e); err != nil {
+		m.log.Error("record connection event", "connection_id", rec.ID, "kind", kind, "error", err)
+	}
+	if m.notifier != nil {
+		m.notifier.Notify(ctx, e)
+	}
+}
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
