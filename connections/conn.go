@@ -359,5 +359,5 @@ func sortedKeys[V any](m map[string]V) []string {
 // errConn is the Conn of a connection whose credentials could not be read: every request fails.
 type errConn struct{ err error }
 
-func (e errConn) Authorize(context.Context, *http.Request) error        { return e.err }
+func (e errConn) Authorize(context.Context, *http.Request) error      { return e.err }
 func (e errConn) Retry(context.Context, *http.Response) (bool, error) { return false, nil }

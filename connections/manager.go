@@ -333,8 +333,8 @@ func (m *Manager) StartOAuth(ctx context.Context, prog *engine.Program, req Conn
 
 // Errors of an OAuth callback.
 var (
-	ErrStateMismatch = errors.New("callback state does not match the one this connection was started with")
-	ErrStateMissing  = errors.New("callback has no state parameter")
+	ErrStateMismatch  = errors.New("callback state does not match the one this connection was started with")
+	ErrStateMissing   = errors.New("callback has no state parameter")
 	ErrPendingExpired = errors.New("the approval took too long; start connecting again")
 )
 
