@@ -88,6 +88,9 @@ func Pairs(file string, n *yaml.Node, errs *ErrorList, what string) []Field {
 
 // Describe names the kind of a node for error messages: "a list", "a mapping", "a string" ...
 func Describe(n *yaml.Node) string {
+	if isUnquotedTemplate(n) {
+		return "a mapping (" + unquotedTemplateHint + ")"
+	}
 	switch n.Kind {
 	case yaml.SequenceNode:
 		return "a list"
@@ -109,6 +112,15 @@ func Describe(n *yaml.Node) string {
 		return "a number"
 	}
 	return fmt.Sprintf("the string %q", truncate(n.Value, 40))
+}
+
+const unquotedTemplateHint = `a value that starts with {{ must be quoted: "{{ … }}"`
+
+// isUnquotedTemplate reports whether n is what YAML makes of an unquoted {{ template }}: a flow
+// mapping whose only key is another flow mapping.
+func isUnquotedTemplate(n *yaml.Node) bool {
+	return n != nil && n.Kind == yaml.MappingNode && n.Style&yaml.FlowStyle != 0 && len(n.Content) == 2 &&
+		n.Content[0].Kind == yaml.MappingNode && n.Content[0].Style&yaml.FlowStyle != 0
 }
 
 func truncate(s string, n int) string {

@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,17 +46,21 @@ type Scope struct {
 	Steps  map[string]bool // step ids that have run where the template is; nil: not checked
 	Inputs map[string]bool // the flow's inputs; nil: not checked
 	Refs   *[]StepRef      // references to steps not (yet) in Steps
+
+	lines   []int                 // line offsets of Src, for positions
+	aliases map[*yaml.Node]*Value // anchors compiled in this scope: each is compiled once
 }
 
 // NewScope returns a scope allowing names.
 func NewScope(file string, src []byte, errs *ErrorList, names ...string) *Scope {
-	return &Scope{File: file, Src: src, Errs: errs, names: append([]string(nil), names...), Refs: new([]StepRef)}
+	return &Scope{File: file, Src: src, Errs: errs, names: append([]string(nil), names...), Refs: new([]StepRef), lines: lineStarts(src)}
 }
 
 // With returns a scope that also allows names (sharing Steps, Inputs and Refs).
 func (s *Scope) With(names ...string) *Scope {
 	c := *s
 	c.names = append(append([]string(nil), s.names...), names...)
+	c.aliases = nil // an anchor compiles differently with more names
 	return &c
 }
 
@@ -110,6 +113,7 @@ type Value struct {
 	lit   any
 	prog  *vm.Program
 	src   string
+	at    *origin
 	parts []part
 	keys  []string
 	vals  []*Value
@@ -120,6 +124,7 @@ type part struct {
 	prog *vm.Program
 	src  string
 	pos  Pos
+	at   *origin
 }
 
 // Const returns a Value that always evaluates to v.
@@ -166,6 +171,10 @@ func (s *Scope) compile(n *yaml.Node) *Value {
 		}
 		return s.compileString(n, pos)
 	case yaml.MappingNode:
+		if isUnquotedTemplate(n) {
+			s.Errs.Add(pos, unquotedTemplateHint)
+			return &Value{Pos: pos}
+		}
 		v := &Value{Pos: pos, kind: kindMap}
 		for _, f := range Pairs(s.File, n, s.Errs, "mapping") {
 			if f.Key.Kind != yaml.ScalarNode {
@@ -184,7 +193,17 @@ func (s *Scope) compile(n *yaml.Node) *Value {
 		return v
 	case yaml.AliasNode:
 		if n.Alias != nil {
-			return s.compile(n.Alias)
+			// Aliases of aliases would expand exponentially (a billion laughs): compile each
+			// anchor once and share its immutable Value.
+			if v, ok := s.aliases[n.Alias]; ok {
+				return v
+			}
+			v := s.Compile(n.Alias)
+			if s.aliases == nil {
+				s.aliases = map[*yaml.Node]*Value{}
+			}
+			s.aliases[n.Alias] = v
+			return v
 		}
 	}
 	s.Errs.Addf(pos, "unexpected %s", Describe(n))
@@ -262,16 +281,17 @@ func (s *Scope) compileString(n *yaml.Node, pos Pos) *Value {
 			parts = append(parts, part{text: text[i:open]})
 		}
 		src := text[open+2 : end]
-		ppos := s.offsetPos(n, open+2)
-		prog := s.compileExpr(src, ppos)
-		parts = append(parts, part{prog: prog, src: strings.TrimSpace(src), pos: ppos})
+		at := &origin{file: s.File, src: s.Src, lines: s.lines, node: n, off: open + 2}
+		ppos := at.pos(0)
+		prog := s.compileExpr(src, at)
+		parts = append(parts, part{prog: prog, src: strings.TrimSpace(src), pos: ppos, at: at})
 		i = end + 2
 	}
 	if i < len(text) {
 		parts = append(parts, part{text: text[i:]})
 	}
 	if len(parts) == 1 && parts[0].prog != nil {
-		return &Value{Pos: parts[0].pos, kind: kindExpr, prog: parts[0].prog, src: parts[0].src}
+		return &Value{Pos: parts[0].pos, kind: kindExpr, prog: parts[0].prog, src: parts[0].src, at: parts[0].at}
 	}
 	return &Value{Pos: pos, kind: kindInterp, parts: parts}
 }
@@ -297,83 +317,34 @@ func closing(s string, i int) int {
 	return -1
 }
 
-// offsetPos maps a byte offset in the scalar's value to a file position, counting the opening
-// quote of "…"/'…' scalars; |/> block scalars start on the next line at their indentation.
+// offsetPos maps a byte offset in the scalar's value to a file position (see scalarPos).
 func (s *Scope) offsetPos(n *yaml.Node, off int) Pos {
-	p := NodePos(s.File, n)
-	before := n.Value[:off]
-	switch n.Style {
-	case yaml.LiteralStyle, yaml.FoldedStyle:
-		nl := strings.Count(before, "\n")
-		last := strings.LastIndexByte(before, '\n')
-		p.Line += 1 + nl
-		p.Col = s.indent(p.Line) + 1 + (off - last - 1)
-		return p
-	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
-		p.Col++
-	}
-	if nl := strings.Count(before, "\n"); nl > 0 {
-		// A multi-line flow scalar: the line is right, the column is a best effort.
-		p.Line += nl
-		p.Col = s.indent(p.Line) + 1 + (off - strings.LastIndexByte(before, '\n') - 1)
-		return p
-	}
-	p.Col += len([]rune(before))
-	return p
+	return (&origin{file: s.File, src: s.Src, lines: s.lines, node: n}).valuePos(off)
 }
 
-// indent returns the number of leading spaces of a 1-based line of the source.
-func (s *Scope) indent(line int) int {
-	src := s.Src
-	for l := 1; l < line && len(src) > 0; l++ {
-		i := bytes.IndexByte(src, '\n')
-		if i < 0 {
-			return 0
-		}
-		src = src[i+1:]
-	}
-	n := 0
-	for n < len(src) && src[n] == ' ' {
-		n++
-	}
-	return n
-}
-
-// compileExpr compiles one expression at pos (the first character after "{{").
-func (s *Scope) compileExpr(src string, pos Pos) *vm.Program {
+// compileExpr compiles one expression found at at (the first character after "{{").
+func (s *Scope) compileExpr(src string, at *origin) *vm.Program {
 	if strings.TrimSpace(src) == "" {
-		s.Errs.Addf(pos, "empty template {{ }}")
+		s.Errs.Addf(at.pos(0), "empty template {{ }}")
 		return nil
 	}
 	prog, err := expr.Compile(src, s.options()...)
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			s.Errs.Add(shift(pos, fe.Line, fe.Column), "template: "+fe.Message)
+			s.Errs.Add(at.pos(fe.From), "template: "+fe.Message)
 		} else {
-			s.Errs.Add(pos, "template: "+err.Error())
+			s.Errs.Add(at.pos(0), "template: "+err.Error())
 		}
 		return nil
 	}
-	s.checkRefs(prog, src, pos)
+	s.checkRefs(prog, at)
 	return prog
 }
 
-// shift moves pos by an expr location (1-based line, 0-based column within the expression).
-func shift(pos Pos, line, col int) Pos {
-	if line > 1 {
-		pos.Line += line - 1
-		pos.Col = col + 1
-		return pos
-	}
-	pos.Col += col
-	return pos
-}
-
 type refVisitor struct {
-	s   *Scope
-	src string
-	pos Pos
+	s  *Scope
+	at *origin
 }
 
 func (r refVisitor) Visit(node *ast.Node) {
@@ -389,8 +360,7 @@ func (r refVisitor) Visit(node *ast.Node) {
 	if !ok {
 		return
 	}
-	line, col := lineCol(r.src, m.Property.Location().From)
-	pos := shift(r.pos, line, col)
+	pos := r.at.pos(m.Property.Location().From)
 	switch id.Value {
 	case "steps":
 		if r.s.Steps != nil && !r.s.Steps[prop.Value] {
@@ -407,31 +377,12 @@ func (r refVisitor) Visit(node *ast.Node) {
 	}
 }
 
-func (s *Scope) checkRefs(prog *vm.Program, src string, pos Pos) {
+func (s *Scope) checkRefs(prog *vm.Program, at *origin) {
 	if s.Steps == nil && s.Inputs == nil {
 		return
 	}
 	node := prog.Node()
-	ast.Walk(&node, refVisitor{s: s, src: src, pos: pos})
-}
-
-// lineCol turns a rune offset in src into a 1-based line and 0-based column, as file.Error.Bind.
-func lineCol(src string, from int) (line, col int) {
-	line = 1
-	n := 0
-	for _, r := range src {
-		if n == from {
-			break
-		}
-		if r == '\n' {
-			line++
-			col = 0
-		} else {
-			col++
-		}
-		n++
-	}
-	return line, col
+	ast.Walk(&node, refVisitor{s: s, at: at})
 }
 
 // Eval evaluates the value in env. m is a VM to reuse (one per goroutine), or nil.
@@ -444,7 +395,7 @@ func (v *Value) Eval(env map[string]any, m *vm.VM) (any, error) {
 	case kindLit:
 		return v.lit, nil
 	case kindExpr:
-		return run(v.prog, v.src, v.Pos, env, m)
+		return run(v.prog, v.src, v.Pos, v.at, env, m)
 	case kindInterp:
 		var b strings.Builder
 		for _, p := range v.parts {
@@ -452,7 +403,7 @@ func (v *Value) Eval(env map[string]any, m *vm.VM) (any, error) {
 				b.WriteString(p.text)
 				continue
 			}
-			out, err := run(p.prog, p.src, p.pos, env, m)
+			out, err := run(p.prog, p.src, p.pos, p.at, env, m)
 			if err != nil {
 				return nil, err
 			}
@@ -492,7 +443,7 @@ func (v *Value) EvalString(env map[string]any, m *vm.VM) (string, error) {
 	return Stringify(x), nil
 }
 
-func run(prog *vm.Program, src string, pos Pos, env map[string]any, m *vm.VM) (out any, err error) {
+func run(prog *vm.Program, src string, pos Pos, at *origin, env map[string]any, m *vm.VM) (out any, err error) {
 	if prog == nil {
 		return nil, &Error{Pos: pos, Msg: "template did not compile"}
 	}
@@ -506,7 +457,9 @@ func run(prog *vm.Program, src string, pos Pos, env map[string]any, m *vm.VM) (o
 		var fe *file.Error
 		if errors.As(err, &fe) {
 			msg = fe.Message
-			pos = shift(pos, fe.Line, fe.Column)
+			if at != nil {
+				pos = at.pos(fe.From)
+			}
 		}
 		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: %s", truncate(src, 80), msg), Err: err}
 	}
