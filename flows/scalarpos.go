@@ -74,7 +74,7 @@ func lineStarts(src []byte) []int {
 
 // scalarPos maps byte off of the value of scalar n to a 1-based line and column (in runes, as
 // yaml.v3 counts them) in src. It walks the source from the scalar's start and the value in step:
-// equal runes advance both; escapes of "…" scalars and the ” of '…' scalars stand for one rune;
+// equal runes advance both; escapes of "…" scalars and doubled quotes of '…' scalars stand for one rune;
 // whitespace that folding or indentation removed is skipped on the source side, and whitespace
 // that folding made is skipped on the value side. ok is false when src does not match the value.
 func scalarPos(src []byte, lines []int, n *yaml.Node, off int) (line, col int, ok bool) {
