@@ -7,6 +7,14 @@ import "github.com/patchbay/patchbay/engine"
 func Types() []engine.BlockType {
 	return []engine.BlockType{
 		SetType,
+		IfType,
+		SwitchType,
+		ForeachType,
+		CallFlowType,
+		ReturnType,
+		FailType,
+		LogType,
+		WaitType,
 	}
 }
 

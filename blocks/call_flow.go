@@ -1,0 +1,142 @@
+package blocks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/flows"
+	"go.yaml.in/yaml/v3"
+)
+
+// CallFlow runs another flow of the app, one level deeper, and outputs that flow's output:
+//
+//	call_flow:
+//	  flow: get_task                      # a constant: checked when the app loads
+//	  input: {task: "{{ item.gid }}"}
+//
+// The input keys are checked at load against the called flow's inputs: an unknown key and a
+// missing required input (one without a default) are load errors. The values are checked
+// against the inputs' types when the step runs. The called flow's steps and vars are its own;
+// its steps count toward the run's limits and call_flow nesting toward Limits.MaxDepth.
+type CallFlow struct {
+	flow  string
+	keys  []string
+	input []*flows.Value
+}
+
+var _ engine.Block = (*CallFlow)(nil)
+
+// CallFlowType is the call_flow block.
+var CallFlowType = engine.BlockType{
+	Kind:    "call_flow",
+	Summary: "runs another flow of the app with inputs and outputs its output",
+	Compile: compileCallFlow,
+}
+
+func compileCallFlow(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+	b := &CallFlow{}
+	fields := c.Fields(body, "call_flow", "flow", "input")
+	f, ok := fields["flow"]
+	if !ok {
+		missingField(c, body, "call_flow", "flow", "flow: name")
+		return b, nil
+	}
+	b.flow = flows.String(c.File(), f.Value, c.Errs(), "call_flow: flow")
+	if b.flow == "" {
+		return b, nil
+	}
+	target := c.FlowNamed(b.flow)
+	if target == nil {
+		c.Errorf(f.Value, "call_flow: the app has no flow %q%s", b.flow, suggestOrListNames(b.flow, c.FlowNames()))
+	}
+	given := map[string]bool{}
+	in, hasInput := fields["input"]
+	if hasInput {
+		for _, p := range flows.Pairs(c.File(), in.Value, c.Errs(), "call_flow: input") {
+			name := p.Key.Value
+			given[name] = true
+			if target != nil && target.Input(name) == nil {
+				c.Errorf(p.Key, "call_flow: flow %q has no input %q%s", b.flow, name, callFlowInputHint(name, target))
+				continue
+			}
+			b.keys = append(b.keys, name)
+			b.input = append(b.input, c.Template(p.Value))
+		}
+	}
+	if target == nil {
+		return b, nil
+	}
+	var missing []string
+	for _, d := range target.Inputs {
+		if d.Required && d.Default == nil && !given[d.Name] {
+			missing = append(missing, d.Name)
+		}
+	}
+	if len(missing) > 0 {
+		at := body
+		if hasInput {
+			at = in.Key
+		}
+		c.Errorf(at, "call_flow: flow %q needs %s %s", b.flow, plural(len(missing), "input", "inputs"), quoteList(missing))
+	}
+	return b, nil
+}
+
+func callFlowInputHint(name string, target *flows.Flow) string {
+	known := make([]string, len(target.Inputs))
+	for i, d := range target.Inputs {
+		known[i] = d.Name
+	}
+	if len(known) == 0 {
+		return " (it takes none)"
+	}
+	if s := flows.Suggest(name, known); s != "" {
+		return s
+	}
+	return " (inputs: " + strings.Join(known, ", ") + ")"
+}
+
+// suggestOrListNames is " (did you mean …?)" for a near miss, else the list of names.
+func suggestOrListNames(name string, names []string) string {
+	if s := flows.Suggest(name, names); s != "" {
+		return s
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return " (flows: " + strings.Join(names, ", ") + ")"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// Kind returns "call_flow".
+func (b *CallFlow) Kind() string { return "call_flow" }
+
+// Run evaluates the input and runs the flow.
+func (b *CallFlow) Run(ctx context.Context, st *engine.State) (any, error) {
+	in := make(map[string]any, len(b.keys))
+	for i, k := range b.keys {
+		v, err := st.Eval(b.input[i])
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %w", k, err)
+		}
+		in[k] = v
+	}
+	st.Input(map[string]any{"flow": b.flow, "input": in})
+	return st.CallFlow(ctx, b.flow, in)
+}

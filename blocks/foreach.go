@@ -1,0 +1,224 @@
+package blocks
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/flows"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
+)
+
+// MaxConcurrency bounds a foreach's concurrency.
+const MaxConcurrency = 32
+
+// Foreach runs its steps once per item of a list:
+//
+//	foreach:
+//	  items: "{{ steps.list.body.data }}"
+//	  as: task            # the item's name in templates (default item)
+//	  index_as: i         # the 0-based index's name (default index)
+//	  concurrency: 4      # iterations at once (default 1, at most 32)
+//	  steps: [...]
+//	  output: "{{ steps.get.body.name }}"   # per iteration (default: the last step's output)
+//
+// items must evaluate to a list; null is an empty list, and a mapping is an error (iterate
+// keys(m) or values(m) instead). as, index_as and concurrency are constants. The output is the
+// list of the iterations' outputs, in the order of the items.
+//
+// One at a time, the iterations share the flow's steps and vars, so vars accumulate (a running
+// total) and the steps that follow see the last iteration's steps. With concurrency above 1 each
+// iteration works on its own copy of steps and vars, which the rest of the flow does not see;
+// the first failing iteration stops the others and its error is the block's error.
+type Foreach struct {
+	items       *flows.Value
+	as, indexAs string
+	concurrency int
+	steps       []*engine.Step
+	output      *flows.Value
+}
+
+var _ engine.Block = (*Foreach)(nil)
+
+// ForeachType is the foreach block.
+var ForeachType = engine.BlockType{
+	Kind:    "foreach",
+	Summary: "runs steps once per item of a list, one at a time or several at once; outputs the list of results",
+	Compile: compileForeach,
+}
+
+func compileForeach(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+	b := &Foreach{as: "item", indexAs: "index", concurrency: 1}
+	fields := c.Fields(body, "foreach", "items", "as", "index_as", "concurrency", "steps", "output")
+	if f, ok := fields["items"]; ok {
+		b.items = c.Template(f.Value)
+	} else {
+		missingField(c, body, "foreach", "items", `items: "{{ ... }}"`)
+	}
+	var names []string
+	as, asOK := foreachName(c, body, fields, "as", "item", "")
+	if asOK {
+		b.as = as
+		names = append(names, as)
+	}
+	if idx, ok := foreachName(c, body, fields, "index_as", "index", b.as); ok {
+		b.indexAs = idx
+		names = append(names, idx)
+	}
+	if f, ok := fields["concurrency"]; ok {
+		b.concurrency = flows.Int(c.File(), f.Value, c.Errs(), "foreach: concurrency")
+		if b.concurrency < 1 || b.concurrency > MaxConcurrency {
+			if f.Value.Tag == "!!int" {
+				c.Errorf(f.Value, "foreach: concurrency must be between 1 and %d, found %d", MaxConcurrency, b.concurrency)
+			}
+			b.concurrency = 1
+		}
+	}
+	inner := c.With(names...)
+	f, hasSteps := fields["steps"]
+	if hasSteps {
+		b.steps = inner.CompileSteps(f.Value)
+	}
+	if f, ok := fields["output"]; ok {
+		b.output = inner.Template(f.Value)
+	} else if !hasSteps {
+		missingField(c, body, "foreach", "steps", "steps: [...]")
+	}
+	return b, nil
+}
+
+// foreachName reads the name field key (as, index_as), default def, and checks that it is an
+// identifier that templates here do not use yet and differs from other.
+func foreachName(c *engine.Compiler, body *yaml.Node, fields map[string]flows.Field, key, def, other string) (string, bool) {
+	name, at := def, body
+	if f, ok := fields[key]; ok {
+		at = f.Value
+		if f.Value.Kind != yaml.ScalarNode || f.Value.Tag == "!!null" {
+			flows.String(c.File(), f.Value, c.Errs(), "foreach: "+key)
+			return def, false
+		}
+		name = f.Value.Value
+		if !flows.IsIdent(name) {
+			c.Errorf(at, "foreach: %s %q must be letters, digits and underscores", key, name)
+			return def, false
+		}
+	}
+	if c.HasName(name) || name == other {
+		c.Errorf(at, "foreach: %s: the name %q is already in use here; set %s to another name", key, name, key)
+		return def, false
+	}
+	return name, true
+}
+
+// Kind returns "foreach".
+func (b *Foreach) Kind() string { return "foreach" }
+
+// Run evaluates the items and runs the iterations.
+func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
+	v, err := st.Eval(b.items)
+	if err != nil {
+		return nil, fmt.Errorf("items: %w", err)
+	}
+	items, err := foreachList(v)
+	if err != nil {
+		return nil, err
+	}
+	st.Input(map[string]any{"items": len(items), "concurrency": b.concurrency})
+	if err := st.CheckIterations(len(items)); err != nil {
+		return nil, err
+	}
+	outs := make([]any, len(items))
+	if b.concurrency <= 1 {
+		for i, item := range items {
+			sub := st.Bind(fmt.Sprintf("[%d]", i), []string{b.as, b.indexAs}, []any{item, i})
+			if outs[i], err = b.iterate(ctx, sub); err != nil {
+				return nil, err
+			}
+		}
+		return outs, nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(b.concurrency)
+	for i, item := range items {
+		if gctx.Err() != nil {
+			break // an iteration failed: start no more
+		}
+		// Fork here, in the goroutine that owns st, not in the worker.
+		sub := st.Fork(fmt.Sprintf("[%d]", i), []string{b.as, b.indexAs}, []any{item, i})
+		g.Go(func() error {
+			if gctx.Err() != nil {
+				return context.Cause(gctx)
+			}
+			out, err := b.iterate(gctx, sub)
+			outs[i] = out
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, context.Cause(ctx)
+	}
+	return outs, nil
+}
+
+// iterate runs one iteration's steps and returns its output.
+func (b *Foreach) iterate(ctx context.Context, sub *engine.State) (any, error) {
+	last, err := sub.RunSteps(ctx, b.steps)
+	if err != nil || b.output == nil {
+		return last, err
+	}
+	out, err := sub.Eval(b.output)
+	if err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	return out, nil
+}
+
+// foreachList returns the items of a list value; null is no items.
+func foreachList(v any) ([]any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		return x, nil
+	case map[string]any:
+		return nil, fmt.Errorf("items must be a list, found a mapping (iterate keys(...) or values(...) of it)")
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = rv.Index(i).Interface()
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("items must be a list, found %s", describeValue(v))
+}
+
+// describeValue names the type of a run-time value for error messages.
+func describeValue(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int, int64:
+		return "an integer"
+	case float64:
+		return "a number"
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	}
+	if reflect.ValueOf(v).Kind() == reflect.Map {
+		return "a mapping"
+	}
+	return fmt.Sprintf("a %T", v)
+}
