@@ -7,6 +7,7 @@ import "github.com/patchbay/patchbay/engine"
 func Types() []engine.BlockType {
 	return []engine.BlockType{
 		SetType,
+		CallAPIType,
 		IfType,
 		SwitchType,
 		ForeachType,
