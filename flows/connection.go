@@ -25,9 +25,11 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 	file, errs := s.File, s.Errs
 	c := &Connection{Pos: NodePos(file, n), Type: ConnNone}
 	fields := Fields(file, n, errs, "connection", connFields...)
+	typeOK := false // the checks of a type are noise when the type is wrong
 	if f, ok := fields["type"]; ok {
+		before := len(*errs)
 		c.Type = String(file, f.Value, errs, "type")
-		if !slices.Contains(ConnectionTypes, c.Type) {
+		if typeOK = len(*errs) == before && slices.Contains(ConnectionTypes, c.Type); !typeOK && len(*errs) == before {
 			errs.Addf(NodePos(file, f.Value), "connection type %q is not one of %s%s", c.Type, strings.Join(ConnectionTypes, ", "), Suggest(c.Type, ConnectionTypes))
 		}
 	} else if n.Kind == yaml.MappingNode {
@@ -39,8 +41,7 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 		if !ok {
 			return nil
 		}
-		String(file, f.Value, errs, key)
-		return s.Compile(f.Value)
+		return stringTemplate(s, f.Value, key)
 	}
 	c.Grant = str("grant")
 	if c.Type == ConnOAuth2 {
@@ -50,7 +51,7 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 		if g := []string{"authorization_code", "client_credentials"}; !slices.Contains(g, c.Grant) {
 			errs.Addf(NodePos(file, fields["grant"].Value), "grant %q is not one of %s%s", c.Grant, strings.Join(g, ", "), Suggest(c.Grant, g))
 		}
-	} else if _, ok := fields["grant"]; ok {
+	} else if _, ok := fields["grant"]; ok && typeOK {
 		errs.Addf(NodePos(file, fields["grant"].Key), "grant is for oauth2 connections")
 	}
 	c.AuthorizeURL = tmpl("authorize_url")
@@ -100,10 +101,11 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 		c.Refresh = parseRefresh(file, f.Value, errs)
 	}
 	if f, ok := fields["label"]; ok {
-		String(file, f.Value, errs, "label")
-		c.Label = s.With(NameTest).Compile(f.Value)
+		c.Label = stringTemplate(s.With(NameTest), f.Value, "label")
 	}
-	checkConnection(c, fields, errs, file)
+	if typeOK {
+		checkConnection(c, fields, errs, file)
+	}
 	return c
 }
 
@@ -135,7 +137,7 @@ func checkConnection(c *Connection, fields map[string]Field, errs *ErrorList, fi
 	case ConnAPIKey, ConnToken:
 		need("inject", c.Type)
 	case ConnNone:
-		only([]string{ConnFields, ConnBasic, ConnAPIKey, ConnOAuth2, ConnOAuth1, ConnToken}, "inject", "fields", "label")
+		only([]string{ConnFields, ConnBasic, ConnAPIKey, ConnOAuth2, ConnOAuth1, ConnToken}, "inject", "label")
 	}
 	only([]string{ConnOAuth2}, "token_url", "revoke_url", "scopes", "scope_separator", "pkce", "client_auth", "token_method", "authorize_params")
 	only([]string{ConnOAuth2, ConnOAuth1}, "authorize_url", "client")
@@ -201,8 +203,7 @@ func parseInject(s *Scope, n *yaml.Node) *Inject {
 		in.Name = String(file, f.Value, errs, "name")
 	}
 	if f, ok := fields["value"]; ok {
-		String(file, f.Value, errs, "value")
-		in.Value = s.With(NameToken).Compile(f.Value)
+		in.Value = stringTemplate(s.With(NameToken), f.Value, "value")
 	} else {
 		in.Value = s.With(NameToken).Compile(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "{{ token }}", Line: n.Line, Column: n.Column})
 	}
@@ -239,7 +240,11 @@ func parseRefresh(file string, n *yaml.Node, errs *ErrorList) *Refresh {
 			errs.Addf(NodePos(file, f.Value), "on_status must be a list of status codes, found %s", Describe(f.Value))
 		}
 		for _, c := range f.Value.Content {
+			before := len(*errs)
 			code := Int(file, c, errs, "on_status item")
+			if len(*errs) > before {
+				continue
+			}
 			if code < 400 || code > 599 {
 				errs.Addf(NodePos(file, c), "on_status: %d is not an error status (400-599)", code)
 				continue

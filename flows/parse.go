@@ -1,8 +1,10 @@
 package flows
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -64,16 +66,40 @@ func readFile(file string) ([]byte, error) {
 	return os.ReadFile(file)
 }
 
-// parseDoc parses src into its document's root node.
+// parseDoc parses src into its document's root node. A file holds one document: a second one
+// (after ---) would be ignored by yaml.Unmarshal, and its flows silently lost.
 func parseDoc(file string, src []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, ErrorList{SyntaxError(file, err)}
 	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
+	if emptyDoc(&doc) {
 		return nil, ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "file is empty"}}
 	}
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, ErrorList{SyntaxError(file, err)}
+		}
+		if !emptyDoc(&next) {
+			return nil, ErrorList{{Pos: NodePos(file, next.Content[0]), Msg: "a second YAML document: an app file holds one (remove the --- before this line)"}}
+		}
+	}
 	return doc.Content[0], nil
+}
+
+// emptyDoc reports whether doc holds nothing: no node, or an empty plain scalar (a lone ---).
+func emptyDoc(doc *yaml.Node) bool {
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" && n.Style == 0
 }
 
 var appFields = []string{"app", "name", "version", "description", "docs_url", "base_url", "connection", "flows"}
@@ -102,7 +128,8 @@ func Parse(file string, src []byte) (*App, error) {
 		app.Name = app.Key
 	}
 	if f, ok := fields["version"]; ok {
-		if app.Version = Int(file, f.Value, &errs, "version"); app.Version < 0 {
+		before := len(errs)
+		if app.Version = Int(file, f.Value, &errs, "version"); app.Version < 1 && len(errs) == before {
 			errs.Addf(NodePos(file, f.Value), "version must be positive")
 		}
 	}
@@ -110,8 +137,7 @@ func Parse(file string, src []byte) (*App, error) {
 	app.DocsURL = String(file, fields["docs_url"].Value, &errs, "docs_url")
 	scope := NewScope(file, src, &errs, ConnectionNames...)
 	if f, ok := fields["base_url"]; ok {
-		String(file, f.Value, &errs, "base_url")
-		app.BaseURL = scope.Compile(f.Value)
+		app.BaseURL = stringTemplate(scope, f.Value, "base_url")
 	}
 	if f, ok := fields["connection"]; ok {
 		app.Connection = parseConnection(scope, f.Value)
@@ -120,6 +146,17 @@ func Parse(file string, src []byte) (*App, error) {
 		parseFlows(app, file, src, f.Value, &errs)
 	}
 	return app, errs.Err()
+}
+
+// stringTemplate compiles a field that must be a string with templates; a value of another kind
+// is reported once, as the field's, and yields nil.
+func stringTemplate(s *Scope, n *yaml.Node, what string) *Value {
+	before := len(*s.Errs)
+	String(s.File, n, s.Errs, what)
+	if len(*s.Errs) > before {
+		return nil
+	}
+	return s.Compile(n)
 }
 
 // ParseFlowFile adds the flows of an extra file (a top-level flows: mapping) to app.
@@ -180,7 +217,7 @@ func parseFlow(file string, src []byte, name string, kv Field, errs *ErrorList) 
 	if f, ok := fields["dedupe"]; ok {
 		fl.Dedupe = String(file, f.Value, errs, "dedupe")
 		if fl.Kind != KindTrigger {
-			errs.Addf(NodePos(file, f.Key), "dedupe is for triggers; flow %q is an %s (set kind: trigger)", name, fl.Kind)
+			errs.Addf(NodePos(file, f.Key), "dedupe is for triggers; flow %q is %s %s flow (set kind: trigger)", name, article(fl.Kind), fl.Kind)
 		}
 	}
 	if _, ok := fields["steps"]; !ok && fl.Output == nil && kv.Value.Kind == yaml.MappingNode {
@@ -268,8 +305,9 @@ func parseStep(file string, src []byte, n *yaml.Node, errs *ErrorList) *Step {
 		case "timeout":
 			st.Timeout = Duration(file, f.Value, errs, "timeout")
 		case "on_error":
+			before := len(*errs)
 			st.OnError = String(file, f.Value, errs, "on_error")
-			if st.OnError != "fail" && st.OnError != "continue" {
+			if st.OnError != "fail" && st.OnError != "continue" && len(*errs) == before {
 				errs.Addf(NodePos(file, f.Value), "on_error must be fail or continue, found %q", st.OnError)
 			}
 		case "retry":
@@ -296,7 +334,8 @@ func parseRetry(file string, n *yaml.Node, errs *ErrorList) *Retry {
 	r := &Retry{MaxAttempts: 3, Backoff: DefaultBackoff, MaxBackoff: DefaultMaxBackoff, Jitter: true}
 	fields := Fields(file, n, errs, "retry", retryFields...)
 	if f, ok := fields["max_attempts"]; ok {
-		if r.MaxAttempts = Int(file, f.Value, errs, "max_attempts"); r.MaxAttempts < 1 || r.MaxAttempts > MaxRetryAttempts {
+		before := len(*errs)
+		if r.MaxAttempts = Int(file, f.Value, errs, "max_attempts"); (r.MaxAttempts < 1 || r.MaxAttempts > MaxRetryAttempts) && len(*errs) == before {
 			errs.Addf(NodePos(file, f.Value), "max_attempts must be between 1 and %d", MaxRetryAttempts)
 		}
 	}
