@@ -16,6 +16,8 @@ func Types() []engine.BlockType {
 		FailType,
 		LogType,
 		WaitType,
+		OAuth2AuthorizeURLType,
+		OAuth2TokenType,
 	}
 }
 

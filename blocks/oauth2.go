@@ -1,0 +1,349 @@
+package blocks
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/flows"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/oauth2"
+)
+
+// OAuth2AuthorizeURL builds the URL that sends a user to the provider to approve access, the
+// output of an oauth2 app's authorize flow:
+//
+//	oauth2_authorize_url:
+//	  url: https://provider.example/oauth/authorize     # required
+//	  client_id: "{{ input.client_id }}"                # required
+//	  redirect_uri: "{{ input.redirect_uri }}"
+//	  scopes: [read, write]                             # a list, or one string
+//	  scope_separator: ","                              # default " "
+//	  state: "{{ input.state }}"                        # required, at least 8 characters
+//	  code_verifier: "{{ input.code_verifier }}"        # PKCE: adds code_challenge (S256)
+//	  params: {access_type: offline, prompt: consent}   # more query parameters
+//
+// Every value may be a template. Its output is {"authorize_url": "..."}. The URL is built by
+// golang.org/x/oauth2 (Config.AuthCodeURL): response_type=code, client_id, redirect_uri, scope
+// (the scopes joined by scope_separator), state, code_challenge and code_challenge_method when
+// code_verifier is given, then params, whose null or empty values are left out. A query already
+// in url is kept. The code verifier is redacted for the rest of the run.
+type OAuth2AuthorizeURL struct {
+	url, clientID, redirectURI, scopes, separator, state, verifier, params *flows.Value
+}
+
+var _ engine.Block = (*OAuth2AuthorizeURL)(nil)
+
+// OAuth2AuthorizeURLType is the oauth2_authorize_url block.
+var OAuth2AuthorizeURLType = engine.BlockType{
+	Kind:    "oauth2_authorize_url",
+	Summary: "builds an OAuth 2.0 authorization URL (scopes, state, PKCE S256, extra parameters)",
+	Compile: compileOAuth2AuthorizeURL,
+}
+
+// oauthMinState is the shortest state accepted: a shorter one is guessable, and is most
+// likely a template that evaluated to something other than intended.
+const oauthMinState = 8
+
+// authorizeReserved are the query parameters the block sets from its own fields.
+var authorizeReserved = map[string]string{
+	"client_id":             "client_id",
+	"redirect_uri":          "redirect_uri",
+	"state":                 "state",
+	"scope":                 "scopes",
+	"code_challenge":        "code_verifier",
+	"code_challenge_method": "code_verifier",
+}
+
+func compileOAuth2AuthorizeURL(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+	const what = "oauth2_authorize_url"
+	b := &OAuth2AuthorizeURL{}
+	fields := c.Fields(body, what, "url", "client_id", "redirect_uri", "scopes", "scope_separator", "state", "code_verifier", "params")
+	b.url = oauthRequired(c, body, fields, what, "url", "url: https://provider.example/oauth/authorize")
+	b.clientID = oauthRequired(c, body, fields, what, "client_id", `client_id: "{{ input.client_id }}"`)
+	b.redirectURI = c.Template(fields["redirect_uri"].Value)
+	b.scopes = oauthScopes(c, fields, what)
+	b.separator = c.Template(fields["scope_separator"].Value)
+	b.state = oauthRequired(c, body, fields, what, "state", `state: "{{ input.state }}"`)
+	if b.state != nil && b.state.IsConst() {
+		if n := len(flows.Stringify(b.state.ConstValue())); n < oauthMinState {
+			c.Errorf(fields["state"].Value, "%s: state must be at least %d characters (found %d)", what, oauthMinState, n)
+		}
+	}
+	b.verifier = c.Template(fields["code_verifier"].Value)
+	b.params = oauthParams(c, fields, what, authorizeReserved)
+	return b, nil
+}
+
+// Kind returns "oauth2_authorize_url".
+func (b *OAuth2AuthorizeURL) Kind() string { return "oauth2_authorize_url" }
+
+// Run evaluates the fields and builds the URL.
+func (b *OAuth2AuthorizeURL) Run(ctx context.Context, st *engine.State) (any, error) {
+	var ev oauthEval
+	endpoint := ev.str(st, "url", b.url)
+	clientID := ev.str(st, "client_id", b.clientID)
+	redirect := ev.str(st, "redirect_uri", b.redirectURI)
+	scopes := ev.list(st, "scopes", b.scopes)
+	sep := ev.str(st, "scope_separator", b.separator)
+	state := ev.str(st, "state", b.state)
+	verifier := ev.str(st, "code_verifier", b.verifier)
+	params := ev.params(st, b.params, authorizeReserved)
+	if ev.err != nil {
+		return nil, ev.err
+	}
+	st.AddSecrets(verifier)
+	if err := oauthCheckURL(endpoint); err != nil {
+		return nil, err
+	}
+	if clientID == "" {
+		return nil, fmt.Errorf("client_id is empty")
+	}
+	if len(state) < oauthMinState {
+		return nil, fmt.Errorf("state must be at least %d characters (found %d)", oauthMinState, len(state))
+	}
+	if sep == "" {
+		sep = " "
+	}
+	in := map[string]any{"url": endpoint, "client_id": clientID}
+	if redirect != "" {
+		in["redirect_uri"] = redirect
+	}
+	if len(scopes) > 0 {
+		in["scopes"] = scopes
+	}
+	if verifier != "" {
+		in["code_verifier"] = engine.Redacted
+	}
+	if len(params) > 0 {
+		in["params"] = params
+	}
+	st.Input(in)
+
+	conf := oauth2.Config{ClientID: clientID, Endpoint: oauth2.Endpoint{AuthURL: endpoint}, RedirectURL: redirect}
+	var opts []oauth2.AuthCodeOption
+	if sep == " " {
+		conf.Scopes = scopes
+	} else if len(scopes) > 0 {
+		opts = append(opts, oauth2.SetAuthURLParam("scope", strings.Join(scopes, sep)))
+	}
+	if verifier != "" {
+		opts = append(opts, oauth2.S256ChallengeOption(verifier))
+	}
+	for _, k := range oauthSortedKeys(params) {
+		opts = append(opts, oauth2.SetAuthURLParam(k, params[k]))
+	}
+	return map[string]any{"authorize_url": conf.AuthCodeURL(state, opts...)}, nil
+}
+
+// oauthRequired compiles a required field, reporting it at body when it is missing.
+func oauthRequired(c *engine.Compiler, body *yaml.Node, fields map[string]flows.Field, what, key, example string) *flows.Value {
+	f, ok := fields[key]
+	if !ok {
+		if body != nil && body.Kind == yaml.MappingNode {
+			c.Errorf(body, "%s: %s is missing (%s)", what, key, example)
+		}
+		return nil
+	}
+	return c.Template(f.Value)
+}
+
+// oauthScopes compiles scopes: a list of strings, one string, or a template.
+func oauthScopes(c *engine.Compiler, fields map[string]flows.Field, what string) *flows.Value {
+	f, ok := fields["scopes"]
+	if !ok {
+		return nil
+	}
+	if f.Value.Kind == yaml.MappingNode {
+		c.Errorf(f.Value, "%s: scopes must be a list of strings, found %s", what, flows.Describe(f.Value))
+		return nil
+	}
+	return c.Template(f.Value)
+}
+
+// oauthParams compiles params, a mapping (or a template giving one), and reports the keys a
+// field of the block sets.
+func oauthParams(c *engine.Compiler, fields map[string]flows.Field, what string, reserved map[string]string) *flows.Value {
+	f, ok := fields["params"]
+	if !ok {
+		return nil
+	}
+	n := f.Value
+	switch n.Kind {
+	case yaml.MappingNode:
+		for _, p := range flows.Pairs(c.File(), n, c.Errs(), what+": params") {
+			if use, ok := reserved[p.Key.Value]; ok {
+				c.Errorf(p.Key, "%s: params.%s: use %s instead", what, p.Key.Value, use)
+			}
+		}
+	case yaml.ScalarNode:
+		if v := c.Template(n); v == nil || !v.IsConst() || v.ConstValue() == nil {
+			return v
+		}
+		fallthrough
+	default:
+		c.Errorf(n, "%s: params must be a mapping, found %s", what, flows.Describe(n))
+		return nil
+	}
+	return c.Template(n)
+}
+
+// oauthEnum compiles a field whose value is one of allowed, checking a constant at load.
+func oauthEnum(c *engine.Compiler, fields map[string]flows.Field, what, key string, allowed []string) *flows.Value {
+	f, ok := fields[key]
+	if !ok {
+		return nil
+	}
+	v := c.Template(f.Value)
+	if v != nil && v.IsConst() {
+		if _, err := oauthChoice(key, flows.Stringify(v.ConstValue()), "", allowed); err != nil {
+			c.Errorf(f.Value, "%s: %v", what, err)
+		}
+	}
+	return v
+}
+
+// oauthChoice checks that s (or def when s is empty) is one of allowed; methods compare in
+// upper case.
+func oauthChoice(key, s, def string, allowed []string) (string, error) {
+	if s == "" {
+		s = def
+	}
+	if key == "method" {
+		s = strings.ToUpper(s)
+	}
+	if !slices.Contains(allowed, s) {
+		return "", fmt.Errorf("%s %q is not one of %s%s", key, s, strings.Join(allowed, ", "), flows.Suggest(s, allowed))
+	}
+	return s, nil
+}
+
+// oauthCheckURL reports a URL that cannot be an OAuth endpoint.
+func oauthCheckURL(s string) error {
+	if s == "" {
+		return fmt.Errorf("url is empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("url %q is not an absolute http or https URL", s)
+	}
+	return nil
+}
+
+// oauthEval evaluates a block's fields, keeping the first error.
+type oauthEval struct{ err error }
+
+func (e *oauthEval) value(st *engine.State, key string, v *flows.Value) any {
+	if e.err != nil || v == nil {
+		return nil
+	}
+	x, err := st.Eval(v)
+	if err != nil {
+		e.err = fmt.Errorf("%s: %w", key, err)
+	}
+	return x
+}
+
+func (e *oauthEval) str(st *engine.State, key string, v *flows.Value) string {
+	x := e.value(st, key, v)
+	if e.err != nil || x == nil {
+		return ""
+	}
+	switch x.(type) {
+	case map[string]any, []any:
+		e.err = fmt.Errorf("%s must be a string, found %s", key, oauthDescribe(x))
+		return ""
+	}
+	return flows.Stringify(x)
+}
+
+// list evaluates a list of strings; one string is a list of one, null and empty items are
+// left out.
+func (e *oauthEval) list(st *engine.State, key string, v *flows.Value) []string {
+	x := e.value(st, key, v)
+	if e.err != nil || x == nil {
+		return nil
+	}
+	items, ok := x.([]any)
+	if !ok {
+		if ss, isStrings := x.([]string); isStrings {
+			items = make([]any, len(ss))
+			for i, s := range ss {
+				items[i] = s
+			}
+		} else {
+			items = []any{x}
+		}
+	}
+	var out []string
+	for _, it := range items {
+		switch it.(type) {
+		case map[string]any, []any:
+			e.err = fmt.Errorf("%s must be a list of strings, found an item that is %s", key, oauthDescribe(it))
+			return nil
+		}
+		if s := flows.Stringify(it); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// params evaluates a mapping of parameters to text, leaving out null and empty values.
+func (e *oauthEval) params(st *engine.State, v *flows.Value, reserved map[string]string) map[string]string {
+	x := e.value(st, "params", v)
+	if e.err != nil || x == nil {
+		return nil
+	}
+	m, ok := x.(map[string]any)
+	if !ok {
+		e.err = fmt.Errorf("params must be a mapping, found %s", oauthDescribe(x))
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for _, k := range oauthSortedKeys(m) {
+		if use, ok := reserved[k]; ok {
+			e.err = fmt.Errorf("params.%s: use %s instead", k, use)
+			return nil
+		}
+		switch m[k].(type) {
+		case map[string]any, []any:
+			e.err = fmt.Errorf("params.%s must be a string, number or boolean, found %s", k, oauthDescribe(m[k]))
+			return nil
+		}
+		if s := flows.Stringify(m[k]); s != "" {
+			out[k] = s
+		}
+	}
+	return out
+}
+
+// oauthDescribe names the kind of an evaluated value for error messages; never its content,
+// which may be a secret.
+func oauthDescribe(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	}
+	return "a number"
+}
+
+func oauthSortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,650 @@
+package blocks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"maps"
+	"math"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/flows"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// OAuth2Token makes one request to an OAuth 2.0 token endpoint, the heart of an oauth2 app's
+// exchange and refresh flows:
+//
+//	oauth2_token:
+//	  url: https://provider.example/oauth/token          # required
+//	  grant_type: authorization_code                     # | refresh_token | client_credentials
+//	  client_id: "{{ input.client_id }}"
+//	  client_secret: "{{ input.client_secret }}"
+//	  client_auth: basic                                 # basic (the default) | post
+//	  method: POST                                       # POST (the default) | GET
+//	  code: "{{ input.code }}"                           # authorization_code
+//	  redirect_uri: "{{ input.redirect_uri }}"           # authorization_code
+//	  code_verifier: "{{ input.code_verifier }}"         # authorization_code, PKCE
+//	  refresh_token: "{{ input.refresh_token }}"         # refresh_token
+//	  scopes: [read]                                     # a list, or one string
+//	  params: {audience: https://api.example}            # more form parameters
+//
+// The request is made by golang.org/x/oauth2 (Config.Exchange, Config.TokenSource,
+// clientcredentials.Config.Token) with the run's HTTP client. client_auth basic sends the
+// client's id and secret in an Authorization header (client_secret_basic), post in the form
+// (client_secret_post). method GET sends the form as the URL's query instead, for providers
+// that want it so. scopes are joined by spaces and sent with every grant.
+//
+// The output is a mapping of every field of the token response, JSON or form-encoded, so that
+// extras such as instance_url or id_token are kept, with these fields normalized:
+//
+//	access_token   always present
+//	refresh_token  the refresh token; on a refresh that returned none, the one sent
+//	token_type     "Bearer" when the provider gave none
+//	scope          a string, when the provider returned scope
+//	expires_in     integer seconds, only when the provider stated an expiry
+//	expires_at     RFC 3339 UTC time, only when the provider stated an expiry
+//
+// The client secret, code, code verifier and both tokens are redacted for the rest of the run.
+// An error response of the endpoint fails the step with an error wrapping *oauth2.RetrieveError;
+// TokenErrorCode reads its status and OAuth error code.
+type OAuth2Token struct {
+	url, grant, clientID, clientSecret, clientAuth, method    *flows.Value
+	code, redirectURI, verifier, refreshToken, scopes, params *flows.Value
+}
+
+var _ engine.Block = (*OAuth2Token)(nil)
+
+// OAuth2TokenType is the oauth2_token block.
+var OAuth2TokenType = engine.BlockType{
+	Kind:    "oauth2_token",
+	Summary: "requests tokens from an OAuth 2.0 token endpoint (authorization_code, refresh_token, client_credentials)",
+	Compile: compileOAuth2Token,
+}
+
+var (
+	oauthGrants      = []string{"authorization_code", "refresh_token", "client_credentials"}
+	oauthClientAuths = []string{"basic", "post"}
+	oauthMethods     = []string{"POST", "GET"}
+)
+
+// tokenReserved are the form parameters the block sets from its own fields.
+var tokenReserved = map[string]string{
+	"grant_type":    "grant_type",
+	"code":          "code",
+	"redirect_uri":  "redirect_uri",
+	"code_verifier": "code_verifier",
+	"refresh_token": "refresh_token",
+	"client_secret": "client_secret",
+	"scope":         "scopes",
+}
+
+// oauthGrantOnly are the fields that only one grant uses, in the order they are checked.
+var oauthGrantOnly = []struct{ field, grant string }{
+	{"code", "authorization_code"},
+	{"redirect_uri", "authorization_code"},
+	{"code_verifier", "authorization_code"},
+	{"refresh_token", "refresh_token"},
+}
+
+func compileOAuth2Token(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+	const what = "oauth2_token"
+	b := &OAuth2Token{}
+	fields := c.Fields(body, what, "url", "grant_type", "client_id", "client_secret", "client_auth", "method",
+		"code", "redirect_uri", "code_verifier", "refresh_token", "scopes", "params")
+	b.url = oauthRequired(c, body, fields, what, "url", "url: https://provider.example/oauth/token")
+	if _, ok := fields["grant_type"]; !ok {
+		oauthRequired(c, body, fields, what, "grant_type", "grant_type: "+strings.Join(oauthGrants, " | "))
+	}
+	b.grant = oauthEnum(c, fields, what, "grant_type", oauthGrants)
+	b.clientID = c.Template(fields["client_id"].Value)
+	b.clientSecret = c.Template(fields["client_secret"].Value)
+	b.clientAuth = oauthEnum(c, fields, what, "client_auth", oauthClientAuths)
+	b.method = oauthEnum(c, fields, what, "method", oauthMethods)
+	b.code = c.Template(fields["code"].Value)
+	b.redirectURI = c.Template(fields["redirect_uri"].Value)
+	b.verifier = c.Template(fields["code_verifier"].Value)
+	b.refreshToken = c.Template(fields["refresh_token"].Value)
+	b.scopes = oauthScopes(c, fields, what)
+	b.params = oauthParams(c, fields, what, tokenReserved)
+	if b.grant != nil && b.grant.IsConst() {
+		grant := flows.Stringify(b.grant.ConstValue())
+		if slices.Contains(oauthGrants, grant) {
+			for _, g := range oauthGrantOnly {
+				if f, ok := fields[g.field]; ok && grant != g.grant {
+					c.Errorf(f.Key, "%s: %s is only for grant_type %s", what, g.field, g.grant)
+				}
+			}
+		}
+		switch grant {
+		case "authorization_code":
+			oauthRequired(c, body, fields, what, "code", `code: "{{ input.code }}"`)
+		case "refresh_token":
+			oauthRequired(c, body, fields, what, "refresh_token", `refresh_token: "{{ input.refresh_token }}"`)
+		}
+	}
+	return b, nil
+}
+
+// Kind returns "oauth2_token".
+func (b *OAuth2Token) Kind() string { return "oauth2_token" }
+
+// oauthTokenRequest is one token request, evaluated.
+type oauthTokenRequest struct {
+	url, grant, clientID, clientSecret, clientAuth, method string
+	code, redirectURI, verifier, refreshToken              string
+	scopes                                                 []string
+	params                                                 map[string]string
+}
+
+// Run evaluates the fields, requests the token and returns the token response.
+func (b *OAuth2Token) Run(ctx context.Context, st *engine.State) (any, error) {
+	var ev oauthEval
+	r := oauthTokenRequest{
+		url:          ev.str(st, "url", b.url),
+		grant:        ev.str(st, "grant_type", b.grant),
+		clientID:     ev.str(st, "client_id", b.clientID),
+		clientSecret: ev.str(st, "client_secret", b.clientSecret),
+		clientAuth:   ev.str(st, "client_auth", b.clientAuth),
+		method:       ev.str(st, "method", b.method),
+		code:         ev.str(st, "code", b.code),
+		redirectURI:  ev.str(st, "redirect_uri", b.redirectURI),
+		verifier:     ev.str(st, "code_verifier", b.verifier),
+		refreshToken: ev.str(st, "refresh_token", b.refreshToken),
+		scopes:       ev.list(st, "scopes", b.scopes),
+		params:       ev.params(st, b.params, tokenReserved),
+	}
+	if ev.err != nil {
+		return nil, ev.err
+	}
+	st.AddSecrets(r.clientSecret, r.code, r.verifier, r.refreshToken)
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	st.Input(r.input())
+
+	limit := min(st.Limits().MaxResponseBytes, oauthMaxBody)
+	base := st.HTTPClient()
+	next := base.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	tr := &oauthTransport{next: next, get: r.method == http.MethodGet, limit: limit}
+	client := *base
+	client.Transport = tr
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &client)
+
+	tok, err := r.do(ctx, tr)
+	if err != nil {
+		return nil, oauthTokenErr(st.Redactor(), tr.resp, err)
+	}
+	st.AddSecrets(tok.AccessToken, tok.RefreshToken)
+	return oauthTokenOutput(tok, tr.resp), nil
+}
+
+// check validates the evaluated request and fills in defaults.
+func (r *oauthTokenRequest) check() error {
+	if err := oauthCheckURL(r.url); err != nil {
+		return err
+	}
+	var err error
+	if r.grant, err = oauthChoice("grant_type", r.grant, "", oauthGrants); err != nil {
+		return err
+	}
+	if r.clientAuth, err = oauthChoice("client_auth", r.clientAuth, "basic", oauthClientAuths); err != nil {
+		return err
+	}
+	if r.method, err = oauthChoice("method", r.method, http.MethodPost, oauthMethods); err != nil {
+		return err
+	}
+	switch {
+	case r.grant == "authorization_code" && r.code == "":
+		return fmt.Errorf("code is empty")
+	case r.grant == "refresh_token" && r.refreshToken == "":
+		return fmt.Errorf("refresh_token is empty")
+	}
+	return nil
+}
+
+// input is the request as the trace shows it: no secret, code or token.
+func (r *oauthTokenRequest) input() map[string]any {
+	in := map[string]any{"url": r.url, "grant_type": r.grant, "client_auth": r.clientAuth, "method": r.method}
+	set := func(k, v string, secret bool) {
+		switch {
+		case v == "":
+		case secret:
+			in[k] = engine.Redacted
+		default:
+			in[k] = v
+		}
+	}
+	set("client_id", r.clientID, false)
+	set("client_secret", r.clientSecret, true)
+	switch r.grant {
+	case "authorization_code":
+		set("code", r.code, true)
+		set("redirect_uri", r.redirectURI, false)
+		set("code_verifier", r.verifier, true)
+	case "refresh_token":
+		set("refresh_token", r.refreshToken, true)
+	}
+	if len(r.scopes) > 0 {
+		in["scopes"] = r.scopes
+	}
+	if len(r.params) > 0 {
+		in["params"] = r.params
+	}
+	return in
+}
+
+// do sends the request through x/oauth2 with the HTTP client in ctx.
+func (r *oauthTokenRequest) do(ctx context.Context, tr *oauthTransport) (*oauth2.Token, error) {
+	style := oauth2.AuthStyleInHeader
+	if r.clientAuth == "post" {
+		style = oauth2.AuthStyleInParams
+	}
+	conf := oauth2.Config{
+		ClientID:     r.clientID,
+		ClientSecret: r.clientSecret,
+		Endpoint:     oauth2.Endpoint{TokenURL: r.url, AuthStyle: style},
+	}
+	scope := strings.Join(r.scopes, " ")
+	switch r.grant {
+	case "authorization_code":
+		conf.RedirectURL = r.redirectURI
+		var opts []oauth2.AuthCodeOption
+		if r.verifier != "" {
+			opts = append(opts, oauth2.VerifierOption(r.verifier))
+		}
+		if scope != "" {
+			opts = append(opts, oauth2.SetAuthURLParam("scope", scope))
+		}
+		for _, k := range oauthSortedKeys(r.params) {
+			opts = append(opts, oauth2.SetAuthURLParam(k, r.params[k]))
+		}
+		return conf.Exchange(ctx, r.code, opts...)
+	case "refresh_token":
+		// x/oauth2's refresh takes no options: the transport adds scope and params to the form.
+		tr.extra = maps.Clone(r.params)
+		if scope != "" {
+			if tr.extra == nil {
+				tr.extra = map[string]string{}
+			}
+			tr.extra["scope"] = scope
+		}
+		// An expired access token, so that the token source really refreshes.
+		expired := &oauth2.Token{RefreshToken: r.refreshToken, Expiry: time.Unix(1, 0)}
+		return conf.TokenSource(ctx, expired).Token()
+	default:
+		cc := clientcredentials.Config{
+			ClientID:     r.clientID,
+			ClientSecret: r.clientSecret,
+			TokenURL:     r.url,
+			Scopes:       r.scopes,
+			AuthStyle:    style,
+		}
+		if len(r.params) > 0 {
+			cc.EndpointParams = url.Values{}
+			for k, v := range r.params {
+				cc.EndpointParams.Set(k, v)
+			}
+		}
+		return cc.Token(ctx)
+	}
+}
+
+// oauthMaxBody is the most of a token response read, as x/oauth2 reads.
+const oauthMaxBody = 1 << 20
+
+// oauthTransport is the RoundTripper under x/oauth2's token requests. It keeps the raw
+// response, which x/oauth2 parses but does not show whole; it turns the POST x/oauth2 makes
+// into a GET with the form as query when get is set; and it adds extra to the form. One
+// transport serves one token request (and the redirects it follows), from one goroutine.
+type oauthTransport struct {
+	next  http.RoundTripper
+	get   bool
+	extra map[string]string // form parameters added when the form lacks them
+	limit int64
+
+	resp *oauthResponse // the last response
+}
+
+// oauthResponse is a token endpoint's response, its body read.
+type oauthResponse struct {
+	code   int
+	status string
+	ctype  string // media type, without parameters
+	body   []byte
+}
+
+// RoundTrip rewrites the request as the block asks, sends it and keeps the response body.
+func (t *oauthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && req.Body != nil && (t.get || len(t.extra) > 0) {
+		r, err := t.rewrite(req)
+		if err != nil {
+			return nil, err
+		}
+		req = r
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, t.limit))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	ctype, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, ctype: ctype, body: body}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp, nil
+}
+
+// rewrite returns a copy of req with extra in its form, and the form moved to the query of
+// a GET when get is set. Headers (Authorization included) go along. It closes req's body.
+func (t *oauthTransport) rewrite(req *http.Request) (*http.Request, error) {
+	raw, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	form, err := url.ParseQuery(string(raw))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range t.extra {
+		if _, ok := form[k]; !ok {
+			form.Set(k, v)
+		}
+	}
+	enc := form.Encode()
+	r := req.Clone(req.Context())
+	if t.get {
+		r.Method = http.MethodGet
+		switch {
+		case enc == "":
+		case r.URL.RawQuery == "":
+			r.URL.RawQuery = enc
+		default:
+			r.URL.RawQuery += "&" + enc
+		}
+		r.Body, r.GetBody, r.ContentLength = nil, nil, 0
+		r.Header.Del("Content-Type")
+		return r, nil
+	}
+	r.Body = io.NopCloser(strings.NewReader(enc))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(enc)), nil }
+	r.ContentLength = int64(len(enc))
+	return r, nil
+}
+
+// oauthTokenError is a token request the endpoint refused or answered with something other
+// than a token: a message fit to show (no body beyond a short redacted excerpt) over the error
+// of x/oauth2, a *oauth2.RetrieveError when the endpoint sent an error response.
+type oauthTokenError struct {
+	msg string
+	err error
+}
+
+func (e *oauthTokenError) Error() string { return "token request: " + e.msg }
+
+func (e *oauthTokenError) Unwrap() error { return e.err }
+
+// oauthTokenErr turns an error of x/oauth2 into the step's error; resp is the last response
+// the endpoint sent, nil when none came.
+func oauthTokenErr(red *engine.Redactor, resp *oauthResponse, err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status, ctype, body := "error response", "", re.Body
+		if re.Response != nil {
+			status = re.Response.Status
+			ctype, _, _ = mime.ParseMediaType(re.Response.Header.Get("Content-Type"))
+		}
+		var msg string
+		if code, desc := oauthErrorFields(re); code != "" {
+			msg = status + ": " + code
+			if desc = oauthExcerpt("", []byte(desc)); desc != "" {
+				msg += ": " + desc
+			}
+		} else {
+			msg = status + ": " + oauthDescribeBody(ctype, body)
+		}
+		return &oauthTokenError{msg: red.String(msg), err: re}
+	}
+	if resp == nil || resp.code < 200 || resp.code > 299 {
+		return fmt.Errorf("token request: %w", err)
+	}
+	if oauthIsHTML(resp.ctype, resp.body) {
+		return &oauthTokenError{msg: red.String(resp.status + ": not a token: " + oauthDescribeBody(resp.ctype, resp.body)), err: err}
+	}
+	if fields, ok := oauthParseBodyOK(resp.ctype, resp.body); ok {
+		if s, _ := fields["access_token"].(string); s == "" {
+			names := oauthSortedKeys(fields)
+			if len(names) > 10 {
+				names = append(names[:10], "…")
+			}
+			msg := "token response has no access_token"
+			if len(names) > 0 {
+				msg += " (fields: " + strings.Join(names, ", ") + ")"
+			}
+			return &oauthTokenError{msg: red.String(msg), err: err}
+		}
+	}
+	return fmt.Errorf("token request: %s: %w", resp.status, err)
+}
+
+// TokenErrorCode reports the HTTP status and OAuth error code ("invalid_grant") of the token
+// endpoint's error response that err carries: the error of an oauth2_token step, or anything
+// wrapping a *oauth2.RetrieveError. The code is RetrieveError.ErrorCode or, when x/oauth2
+// could not read it (JSON sent as text/plain), the body's error field; it is "" when the
+// response had none (an HTML 503 page). ok is true when the endpoint sent an error status or
+// an error field; it is false for a timeout, a network error, or a 2xx answer that was not a
+// token.
+//
+// A caller tells a revoked grant (code invalid_grant, or status 400 or 401) from a transient
+// failure (!ok, status 429 or 5xx) with it.
+func TokenErrorCode(err error) (status int, code string, ok bool) {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return 0, "", false
+	}
+	if re.Response != nil {
+		status = re.Response.StatusCode
+	}
+	code, _ = oauthErrorFields(re)
+	return status, code, true
+}
+
+// oauthErrorFields returns the OAuth error code and description of an error response: those
+// x/oauth2 read, or else the body's error fields (JSON sent as text/plain, or the reverse).
+func oauthErrorFields(re *oauth2.RetrieveError) (code, desc string) {
+	if re.ErrorCode != "" {
+		return re.ErrorCode, re.ErrorDescription
+	}
+	var ctype string
+	if re.Response != nil {
+		ctype, _, _ = mime.ParseMediaType(re.Response.Header.Get("Content-Type"))
+	}
+	other := "application/json"
+	if ctype == "application/json" || ctype == "" {
+		other = "application/x-www-form-urlencoded"
+	}
+	for _, ct := range []string{ctype, other} {
+		fields := oauthParseBody(ct, re.Body)
+		if code, _ := fields["error"].(string); oauthCodeRE.MatchString(code) {
+			desc, _ := fields["error_description"].(string)
+			return code, desc
+		}
+	}
+	return "", ""
+}
+
+// oauthCodeRE matches an OAuth error code (RFC 6749 5.2 allows printable ASCII; real codes are
+// words joined by underscores).
+var oauthCodeRE = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
+
+// oauthParseBody parses a token response as x/oauth2 does: form encoding for
+// application/x-www-form-urlencoded and text/plain, JSON otherwise. It returns nil when the
+// body is neither.
+func oauthParseBody(ctype string, body []byte) map[string]any {
+	m, _ := oauthParseBodyOK(ctype, body)
+	return m
+}
+
+func oauthParseBodyOK(ctype string, body []byte) (map[string]any, bool) {
+	switch ctype {
+	case "application/x-www-form-urlencoded", "text/plain":
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, false
+		}
+		out := make(map[string]any, len(vals))
+		for k, vs := range vals {
+			if len(vs) == 1 {
+				out[k] = vs[0]
+				continue
+			}
+			list := make([]any, len(vs))
+			for i, v := range vs {
+				list[i] = v
+			}
+			out[k] = list
+		}
+		return out, true
+	}
+	var out map[string]any
+	if err := json.Unmarshal(body, &out); err != nil || out == nil {
+		return nil, false
+	}
+	return out, true
+}
+
+// oauthTokenOutput is the block's output: the raw response's fields with the token's fields
+// normalized over them.
+func oauthTokenOutput(tok *oauth2.Token, resp *oauthResponse) map[string]any {
+	out := map[string]any{}
+	if resp != nil {
+		maps.Copy(out, oauthParseBody(resp.ctype, resp.body))
+	}
+	out["access_token"] = tok.AccessToken
+	if tok.RefreshToken != "" {
+		out["refresh_token"] = tok.RefreshToken
+	} else {
+		delete(out, "refresh_token")
+	}
+	out["token_type"] = tok.Type()
+	switch s := out["scope"].(type) {
+	case nil:
+		delete(out, "scope")
+	case string:
+		if s == "" {
+			delete(out, "scope")
+		}
+	case []any:
+		parts := make([]string, len(s))
+		for i, p := range s {
+			parts[i] = flows.Stringify(p)
+		}
+		out["scope"] = strings.Join(parts, " ")
+	default:
+		out["scope"] = flows.Stringify(s)
+	}
+	if n := oauthExpiresIn(out["expires_in"]); n > 0 {
+		out["expires_in"] = n
+		exp := tok.Expiry
+		if exp.IsZero() {
+			exp = time.Now().Add(time.Duration(n) * time.Second)
+		}
+		out["expires_at"] = exp.UTC().Format(time.RFC3339)
+	} else {
+		// No stated expiry: expires_at is only ever the block's own RFC 3339 time.
+		delete(out, "expires_in")
+		delete(out, "expires_at")
+	}
+	return out
+}
+
+// oauthExpiresIn reads expires_in, a number or a numeric string (PayPal); 0 when absent.
+func oauthExpiresIn(v any) int {
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case string:
+		var err error
+		if f, err = strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
+			return 0
+		}
+	default:
+		return 0
+	}
+	switch {
+	case f <= 0 || math.IsNaN(f):
+		return 0
+	case f > math.MaxInt32:
+		return math.MaxInt32
+	}
+	return int(math.Round(f))
+}
+
+// oauthIsHTML reports an HTML page, whatever its content type says.
+func oauthIsHTML(ctype string, body []byte) bool {
+	if ctype == "text/html" || ctype == "application/xhtml+xml" {
+		return true
+	}
+	b := bytes.TrimSpace(body)
+	return len(b) > 0 && b[0] == '<'
+}
+
+// oauthDescribeBody says what a response that is not a token was: its content type and a
+// short excerpt.
+func oauthDescribeBody(ctype string, body []byte) string {
+	ex := oauthExcerpt(ctype, body)
+	what := "response"
+	if ctype != "" {
+		what = ctype + " response"
+	}
+	if ex == "" {
+		return "empty " + what
+	}
+	return fmt.Sprintf("%s %q", what, ex)
+}
+
+var (
+	oauthScriptRE = regexp.MustCompile(`(?is)<(script|style)\b.*?</(script|style)\s*>`)
+	oauthTagRE    = regexp.MustCompile(`(?s)<[^>]*>`)
+)
+
+// oauthExcerptLen bounds the body excerpt in an error, in characters.
+const oauthExcerptLen = 120
+
+// oauthExcerpt returns the start of a body for an error: HTML reduced to its text, spaces
+// collapsed, at most oauthExcerptLen characters.
+func oauthExcerpt(ctype string, body []byte) string {
+	s := strings.ToValidUTF8(string(body), "")
+	if oauthIsHTML(ctype, body) {
+		s = oauthScriptRE.ReplaceAllString(s, " ")
+		s = html.UnescapeString(oauthTagRE.ReplaceAllString(s, " "))
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > oauthExcerptLen {
+		s = string(r[:oauthExcerptLen]) + "…"
+	}
+	return s
+}
