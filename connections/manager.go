@@ -296,6 +296,7 @@ type Pending struct {
 	Expires      time.Time
 	verifier     string
 	rec          *Record
+	oauth1       *oauth1Pending // oauth1: the request token and its secret
 }
 
 // PendingLifetime is how long a user has to approve access.
@@ -309,6 +310,9 @@ func (m *Manager) StartOAuth(ctx context.Context, prog *engine.Program, req Conn
 		return nil, err
 	}
 	c := prog.App.Connection
+	if c != nil && c.Type == flows.ConnOAuth1 {
+		return m.startOAuth1(ctx, prog, rec, redirectURL)
+	}
 	if c == nil || c.Type != flows.ConnOAuth2 || c.Grant != "authorization_code" {
 		return nil, fmt.Errorf("app %s does not connect in a browser (connection type %s)", prog.App.Key, c)
 	}
@@ -341,6 +345,9 @@ var (
 // FinishOAuth completes a pending connection with the query of the provider's redirect: it
 // checks state, runs exchange and test, and stores the connection.
 func (m *Manager) FinishOAuth(ctx context.Context, prog *engine.Program, p *Pending, query url.Values) (*Record, error) {
+	if p.oauth1 != nil {
+		return m.finishOAuth1(ctx, prog, p, query)
+	}
 	if e := query.Get("error"); e != "" {
 		msg := "the provider refused access: " + e
 		if d := query.Get("error_description"); d != "" {
