@@ -122,7 +122,7 @@ func (e *env) flagSet(name string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	fs.StringVar(&e.data, "data", e.data, "the `DIR` of patchbay's database and key file (env PATCHBAY_DATA; default $XDG_DATA_HOME/patchbay, else ~/.local/share/patchbay)")
-	fs.StringVar(&e.logLevel, "log-level", e.logLevel, "log `level` on stderr: debug, info, warn or error")
+	fs.StringVar(&e.logLevel, "log-level", e.logLevel, "log `LEVEL` on stderr: debug, info, warn or error")
 	return fs
 }
 
@@ -241,12 +241,33 @@ func (e *env) help(args []string) int {
 	return exitUsage
 }
 
-// commandHelp prints a command's usage line, its help text and its flags.
+// commandHelp prints a command's usage line, its help text, its flags and the global flags.
 func (e *env) commandHelp(w io.Writer, cmd *command) {
 	fmt.Fprintf(w, "usage: patchbay %s %s\n\n%s\n", cmd.Name, cmd.Args, strings.TrimSpace(cmd.Help))
 	fs := e.flagSet("patchbay " + cmd.Name)
 	cmd.Setup(fs, e)
-	fmt.Fprint(w, "\nFlags:\n")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
+	var own, global strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		b := &own
+		if globalFlags[f.Name] {
+			b = &global
+		}
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(b, "  --%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(b, " %s", name)
+		}
+		fmt.Fprintf(b, "\n      %s", usage)
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(b, " (default %s)", f.DefValue)
+		}
+		b.WriteByte('\n')
+	})
+	if own.Len() > 0 {
+		fmt.Fprintf(w, "\nFlags:\n%s", own.String())
+	}
+	fmt.Fprintf(w, "\nGlobal flags:\n%s", global.String())
 }
+
+// globalFlags are the flags every command takes.
+var globalFlags = map[string]bool{"data": true, "log-level": true}

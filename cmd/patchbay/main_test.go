@@ -372,9 +372,9 @@ func TestUsage(t *testing.T) {
 		{"no command", nil, 2, "", "Commands:"},
 		{"help", []string{"help"}, 0, "\tvalidate     check apps", ""},
 		{"-h", []string{"-h"}, 0, "Commands:", ""},
-		{"help run", []string{"help", "run"}, 0, "usage: patchbay run APP FLOW [--input k=v]... [flags]", ""},
-		{"help run lists flags", []string{"help", "run"}, 0, "-replay DIR", ""},
-		{"help run lists global flags", []string{"help", "run"}, 0, "-data DIR", ""},
+		{"help run", []string{"help", "run"}, 0, "usage: patchbay run APP FLOW [--input name=value]... [flags]", ""},
+		{"help run lists flags", []string{"help", "run"}, 0, "--replay DIR\n", ""},
+		{"help run lists global flags", []string{"help", "run"}, 0, "Global flags:\n  --data DIR\n", ""},
 		{"run -h", []string{"run", "-h"}, 0, "usage: patchbay run", ""},
 		{"validate --help", []string{"validate", "--help"}, 0, "usage: patchbay validate PATH...", ""},
 		{"help unknown", []string{"help", "nope"}, 2, "", `unknown command "nope"`},
@@ -467,5 +467,22 @@ func TestRunCanceled(t *testing.T) {
 	code := run(ctx, []string{"run", dir, "list", "--input", "project=1"}, strings.NewReader(""), &out, &errOut, func(string) string { return "" })
 	if code != 1 || !strings.Contains(errOut.String(), "context canceled") {
 		t.Errorf("canceled run = %d, stderr %q; want 1 and context canceled", code, errOut.String())
+	}
+}
+
+// TestRunTimeout: --timeout ends a run whose API does not answer.
+func TestRunTimeout(t *testing.T) {
+	block := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-block:
+		}
+	}))
+	defer ts.Close()
+	defer close(block)
+	r := cli(t, nil, "", "run", tasksApp(t, ts.URL), "list", "--input", "project=1", "--timeout", "50ms")
+	if r.code != 1 || !strings.Contains(r.stderr, "run timed out") {
+		t.Errorf("run with --timeout 50ms = %d, stderr:\n%s\nwant 1 and run timed out", r.code, r.stderr)
 	}
 }

@@ -21,7 +21,7 @@ import (
 
 var runCmd = &command{
 	Name:    "run",
-	Args:    "APP FLOW [--input k=v]... [flags]",
+	Args:    "APP FLOW [--input name=value]... [flags]",
 	Summary: "run one flow of an app and print its output",
 	Help: `
 Run loads the app in the folder APP, runs its flow FLOW once and prints the flow's output to
@@ -47,7 +47,7 @@ from such a recording and never uses the network, so a flow can be tried offline
 		fs.StringVar(&o.inputFile, "input-file", "", "read inputs from the JSON object in `FILE` (- for stdin); --input overrides its keys")
 		fs.BoolVar(&o.trace, "trace", false, "print each step's input and output (redacted, as JSON) under its line")
 		fs.BoolVar(&o.jsonTrace, "json-trace", false, "print each step to stderr as one JSON object per line instead (path, block, status, duration in ns, input, output, error, pos)")
-		fs.DurationVar(&o.timeout, "timeout", engine.DefaultLimits.Timeout, "the run's deadline")
+		fs.DurationVar(&o.timeout, "timeout", engine.DefaultLimits.Timeout, "stop the run after `D`, a duration such as 30s or 2m")
 		fs.StringVar(&o.baseURL, "base-url", "", "send requests to `URL` instead of the app's base_url (a sandbox, a staging server)")
 		fs.StringVar(&o.replay, "replay", "", "answer HTTP requests from the recordings in `DIR`, without the network")
 		fs.StringVar(&o.record, "record", "", "record every HTTP response to `DIR`, for --replay")
