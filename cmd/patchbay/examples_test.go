@@ -120,7 +120,7 @@ func TestHackerNewsTopStories(t *testing.T) {
 	}
 
 	r = cli(t, nil, "", "run", app, "top_stories", "--input", "limit=0", "--replay", recordings)
-	if want := `step "check" (fail): failed: limit must be between 1 and 100, found 0`; r.code != 1 || !strings.Contains(r.stderr, want) {
+	if want := `step "check_limit" (fail): failed: limit must be between 1 and 100, found 0`; r.code != 1 || !strings.Contains(r.stderr, want) {
 		t.Errorf("top_stories limit=0 = %d, stderr:\n%s\nwant 1 and %s", r.code, r.stderr, want)
 	}
 }
