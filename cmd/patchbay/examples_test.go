@@ -203,3 +203,31 @@ func TestRSSLatest(t *testing.T) {
 		t.Errorf("latest on a missing feed = %d, stderr:\n%s\nwant 1 and %s", r.code, r.stderr, want)
 	}
 }
+
+// TestReadmeApps loads every app in README.md (a yaml block that starts with "app:"), so the
+// README's examples stay true to the parser.
+func TestReadmeApps(t *testing.T) {
+	src, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := newRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, block := range strings.Split(string(src), "```yaml\n")[1:] {
+		app, _, _ := strings.Cut(block, "```")
+		if !strings.HasPrefix(app, "app:") {
+			continue
+		}
+		n++
+		dir := writeApp(t, "", map[string]string{"app.yaml": app})
+		if _, err := engine.Load(reg, dir); err != nil {
+			t.Errorf("README yaml block %d:\n%s\n%v", i+1, app, err)
+		}
+	}
+	if n < 2 {
+		t.Errorf("found %d apps in README.md, want at least 2", n)
+	}
+}
