@@ -78,12 +78,12 @@ func (m *Manager) startOAuth1(ctx context.Context, prog *engine.Program, rec *Re
 		u.RawQuery = q.Encode()
 		callback = u.String()
 	}
-	red := engine.NewRedactor(secrets...)
 	ex := m.newOAuth1Exchange(ctx)
 	cfg := oauth1Config(env, callback, ex.client())
 	token, secret, err := cfg.RequestToken()
+	red := oauth1Redactor(append(secrets, secret)...)
 	if err != nil {
-		return nil, ex.fail("request token", cfg.Endpoint.RequestTokenURL, red.With(secret), err)
+		return nil, ex.fail("request token", cfg.Endpoint.RequestTokenURL, red, err)
 	}
 	au, err := cfg.AuthorizationURL(token)
 	if err != nil || au.Scheme == "" || au.Host == "" {
@@ -133,12 +133,12 @@ func (m *Manager) finishOAuth1(ctx context.Context, prog *engine.Program, p *Pen
 	if err != nil {
 		return nil, err
 	}
-	red := engine.NewRedactor(secrets...).With(p.oauth1.secret.Reveal())
 	ex := m.newOAuth1Exchange(ctx)
 	cfg := oauth1Config(env, "", ex.client())
 	access, secret, err := cfg.AccessToken(p.oauth1.token, p.oauth1.secret.Reveal(), verifier)
 	if err != nil {
-		return nil, ex.fail("access token", cfg.Endpoint.AccessTokenURL, red.With(secret), err)
+		red := oauth1Redactor(append(secrets, p.oauth1.secret.Reveal(), secret)...)
+		return nil, ex.fail("access token", cfg.Endpoint.AccessTokenURL, red, err)
 	}
 	rec.Creds.Token = &Token{
 		AccessToken: Secret(access), TokenSecret: Secret(secret), ObtainedAt: m.now(), Extra: ex.extra(),
@@ -250,6 +250,16 @@ func (x *oauth1Exchange) extra() map[string]any {
 		out[k] = vs[0]
 	}
 	return out
+}
+
+// oauth1Redactor redacts secrets as they are and as a form or an OAuth parameter encodes them,
+// which is how a provider's response body carries them.
+func oauth1Redactor(secrets ...string) *engine.Redactor {
+	all := make([]string, 0, 3*len(secrets))
+	for _, s := range secrets {
+		all = append(all, s, url.QueryEscape(s), oauth1.PercentEncode(s))
+	}
+	return engine.NewRedactor(all...)
 }
 
 // oauth1Excerpt returns at most engine.BodyExcerpt bytes of a body, redacted, as valid UTF-8.
