@@ -113,7 +113,9 @@ func (s *oauth1MemStore) Locked(_ context.Context, id string, fn func(cur *conne
 	return next, err
 }
 
-func oauth1ClientKey(workspace, app, name string) string { return workspace + "\x00" + app + "\x00" + name }
+func oauth1ClientKey(workspace, app, name string) string {
+	return workspace + "\x00" + app + "\x00" + name
+}
 
 func (s *oauth1MemStore) PutClient(_ context.Context, c *connections.Client) error {
 	s.mu.Lock()
