@@ -23,6 +23,7 @@ import (
 
 	"github.com/patchbay/patchbay/blocks"
 	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/flows"
 )
 
 // Exit codes.
@@ -205,10 +206,18 @@ func lookup(name string) *command {
 	return nil
 }
 
+// suggestCommand returns ` (did you mean "validate"?)` for a near miss or a prefix, else "".
 func suggestCommand(name string) string {
-	for _, c := range commands {
-		if strings.HasPrefix(c.Name, name) || strings.HasPrefix(name, c.Name) {
-			return fmt.Sprintf(" (did you mean %q?)", c.Name)
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.Name
+	}
+	if s := flows.Suggest(name, names); s != "" {
+		return s
+	}
+	for _, c := range names {
+		if name != "" && strings.HasPrefix(c, name) {
+			return fmt.Sprintf(" (did you mean %q?)", c)
 		}
 	}
 	return ""
