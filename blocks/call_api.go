@@ -346,8 +346,16 @@ func (b *CallAPI) Run(ctx context.Context, st *engine.State) (any, error) {
 		if again {
 			discard(resp)
 			cancel()
-			if resp, cancel, err = r.send(ctx, client, conn); err != nil {
+			// The one retry: its context is marked so the connection, seeing this response too,
+			// can tell that a fresh token was refused; it never asks for another retry.
+			rctx := engine.RetryContext(ctx)
+			if resp, cancel, err = r.send(rctx, client, conn); err != nil {
 				return nil, err
+			}
+			if _, err := conn.Retry(rctx, resp); err != nil {
+				discard(resp)
+				cancel()
+				return nil, fmt.Errorf("%s %s: %s: %w", r.method, r.rurl, resp.Status, err)
 			}
 		}
 	}

@@ -422,7 +422,7 @@ func TestCallAPIErrors(t *testing.T) {
 		{name: "500 excerpt", step: `{path: /fail, accept: [404]}`,
 			err: `app.yaml:9:9: step "x" (call_api): GET BASE/api/fail: 500 Internal Server Error: ` + strings.Repeat("é", 256), class: "http"},
 		{name: "invalid json", step: `{path: /bad}`,
-			err: `app.yaml:9:9: step "x" (call_api): GET BASE/api/bad: 200 OK: invalid JSON body: invalid character 'o' in literal null (expecting 'u'): not json`, class: "error"},
+			err: `app.yaml:9:9: step "x" (call_api): GET BASE/api/bad: 200 OK: invalid JSON body: invalid character 'o' in literal null (expecting 'u') at offset 1: not json`, class: "error"},
 		{name: "truncated json", step: `{path: /truncated}`,
 			err: `app.yaml:9:9: step "x" (call_api): GET BASE/api/truncated: 200 OK: invalid JSON body: unexpected end of JSON input: {"a": [1, 2`, class: "error"},
 		{name: "invalid xml", step: `{path: /badxml}`,
@@ -550,7 +550,8 @@ type fakeConn struct {
 	retry     bool // what Retry answers to a 401
 	token     atomic.Value
 	authorize atomic.Int32
-	retries   atomic.Int32
+	retries   atomic.Int32 // Retry calls on a first response
+	observed  atomic.Int32 // Retry calls on the retry's response (engine.IsRetry)
 }
 
 func newFakeConn(retry bool) *fakeConn {
@@ -568,6 +569,10 @@ func (c *fakeConn) Authorize(ctx context.Context, req *http.Request) error {
 }
 
 func (c *fakeConn) Retry(ctx context.Context, resp *http.Response) (bool, error) {
+	if engine.IsRetry(ctx) {
+		c.observed.Add(1)
+		return false, nil
+	}
 	c.retries.Add(1)
 	if resp.StatusCode != http.StatusUnauthorized || !c.retry {
 		return false, nil
@@ -637,7 +642,10 @@ func TestCallAPIConnRetry(t *testing.T) {
 				}
 			}
 			if n := conn.retries.Load(); n != 1 {
-				t.Errorf("Retry called %d times, want 1", n)
+				t.Errorf("Retry called %d times on a first response, want 1", n)
+			}
+			if n := conn.observed.Load(); n != int32(tc.wantSent-1) {
+				t.Errorf("Retry shown the retry's response %d times, want %d", n, tc.wantSent-1)
 			}
 			if n := conn.authorize.Load(); n != int32(tc.wantSent) {
 				t.Errorf("Authorize called %d times, want %d", n, tc.wantSent)
