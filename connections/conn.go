@@ -249,7 +249,7 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 			newTok, err := c.m.requestToken(ctx, c.prog, cur)
 			if err != nil {
 				next := *cur
-				next.LastError = reason(err)
+				next.LastError = reason(err, engine.NewRedactor(secretsOf(cur)...))
 				if rejected(err) {
 					failure = next.LastError
 					return disconnected(&next, failure), &DisconnectedError{Name: cur.Name, Reason: failure}
@@ -361,3 +361,15 @@ type errConn struct{ err error }
 
 func (e errConn) Authorize(context.Context, *http.Request) error      { return e.err }
 func (e errConn) Retry(context.Context, *http.Response) (bool, error) { return false, nil }
+
+// secretsOf lists a record's secret values, for redaction.
+func secretsOf(rec *Record) []string {
+	var out []string
+	for _, v := range rec.Creds.Fields {
+		out = append(out, v.Reveal())
+	}
+	if t := rec.Creds.Token; t != nil {
+		out = append(out, t.AccessToken.Reveal(), t.RefreshToken.Reveal(), t.TokenSecret.Reveal())
+	}
+	return out
+}

@@ -64,8 +64,13 @@ func rejectedStatus(code int) bool {
 	return code == http.StatusBadRequest || code == http.StatusUnauthorized || code == http.StatusForbidden
 }
 
-// reason is a short, secret-free account of a token request's failure for a connection's record.
-func reason(err error) string {
+// reason is a short account of a token request's failure for a connection's record, with the
+// connection's secrets redacted (a provider may echo a token in its error description).
+func reason(err error, red *engine.Redactor) string {
+	return red.String(rawReason(err))
+}
+
+func rawReason(err error) string {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		s := "the token endpoint answered"
