@@ -13,8 +13,9 @@ import (
 // Program is an app compiled for running: every flow's steps resolved to blocks and every
 // template compiled. It is immutable and serves any number of concurrent runs.
 type Program struct {
-	App   *flows.App
-	flows map[string]*Flow
+	App    *flows.App
+	flows  map[string]*Flow
+	appEnv map[string]any // the template value app, made once: templates cannot change it
 }
 
 // Flow is a compiled flow.
@@ -42,7 +43,7 @@ func (p *Program) Flow(name string) *Flow { return p.flows[name] }
 // Compile compiles every flow of app with the blocks of reg. All problems are returned together
 // as a flows.ErrorList, sorted by position.
 func Compile(reg *Registry, app *flows.App) (*Program, error) {
-	p := &Program{App: app, flows: map[string]*Flow{}}
+	p := &Program{App: app, flows: map[string]*Flow{}, appEnv: appEnv(app)}
 	var errs flows.ErrorList
 	for _, def := range app.Flows {
 		p.flows[def.Name] = compileFlow(reg, app, def, &errs)

@@ -24,10 +24,11 @@ func (p *Program) Run(ctx context.Context, name string, opts Options) (*Result, 
 	}
 	r := &run{prog: p, opts: opts, limits: opts.Limits.withDefaults(), log: opts.Logger}
 	if r.log == nil {
-		r.log = slog.New(slog.DiscardHandler)
+		r.log = discardLogger
 	}
 	r.redact.Store(NewRedactor(opts.Secrets...).With(vaultSecrets(opts.Vault)...))
-	r.app = map[string]any{"key": p.App.Key, "name": p.App.Name, "version": p.App.Version}
+	r.app = p.appEnv
+	r.trace = make([]*StepTrace, 0, len(f.Steps))
 	res := &Result{Flow: name, Start: time.Now()}
 	ctx, cancel := context.WithTimeoutCause(ctx, r.limits.Timeout, ErrRunTimeout)
 	defer cancel()
@@ -72,14 +73,13 @@ func (r *run) runFlow(ctx context.Context, f *Flow, given map[string]any, depth 
 		st := &State{r: r}
 		st.AddSecrets(secrets...)
 	}
-	st := &State{r: r, flow: f, steps: map[string]any{}, vars: map[string]any{}, depth: depth, path: path, nest: strings.Count(path, ".")}
+	st := &State{r: r, flow: f, steps: make(map[string]any, len(f.Steps)), vars: map[string]any{}, depth: depth, path: path, nest: strings.Count(path, ".")}
 	st.env = map[string]any{
 		"input": in, "steps": st.steps, "vars": st.vars,
 		"connection": r.opts.Connection, "app": r.app, "vault": r.opts.Vault,
 	}
 	last, err := st.RunSteps(ctx, f.Steps)
-	var ret *returnSignal
-	if errors.As(err, &ret) {
+	if ret := asReturn(err); ret != nil {
 		return ret.value, r.countOutput(ret.value)
 	}
 	if err != nil {
@@ -168,8 +168,7 @@ func (st *State) runStep(ctx context.Context, s *Step) (any, error) {
 		case <-t.C:
 		}
 	}
-	var ret *returnSignal
-	if errors.As(err, &ret) {
+	if ret := asReturn(err); ret != nil {
 		tr.Status = StatusOK
 		tr.Output = r.redact.Load().Value(ret.value)
 		st.end(tr)
@@ -421,6 +420,27 @@ func (e *redactedError) Error() string { return e.msg }
 // Unwrap keeps errors.As working for callers that branch on the class (HTTPError, LimitError);
 // their fields may hold secrets, so show Error(), not the fields.
 func (e *redactedError) Unwrap() error { return e.err }
+
+// appEnv is the template value app.
+func appEnv(app *flows.App) map[string]any {
+	return map[string]any{"key": app.Key, "name": app.Name, "version": app.Version}
+}
+
+// discardLogger is the logger of a run given none, made once: runs are many.
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// asReturn returns the return block's signal in err, or nil. It checks err for nil first, so
+// the hot path of a step that succeeded allocates nothing for errors.As.
+func asReturn(err error) *returnSignal {
+	if err == nil {
+		return nil
+	}
+	var ret *returnSignal
+	if errors.As(err, &ret) {
+		return ret
+	}
+	return nil
+}
 
 // Return is the error a return block gives to end the flow with value as its output.
 func Return(value any) error { return &returnSignal{value: value} }
