@@ -1,0 +1,58 @@
+// Package sqlite is the SQLite store: it implements connections.Store in one database file,
+// with every secret (connection credentials, auth client secrets, vault values) sealed with
+// AES-256-GCM under the master key of store/keys. It is the only package that imports the
+// SQLite driver, github.com/mattn/go-sqlite3 (cgo).
+//
+// # Schema
+//
+// The schema is a list of numbered migrations embedded from migrations/NNNN_what.sql. Open
+// applies the missing ones in one transaction and records each in schema_migrations; a
+// database whose version is newer than this build knows is refused, never misread.
+//
+// Each sealed value carries the id of the key that sealed it and is bound (by GCM's
+// additional data) to its row, "connection:<id>:creds" for instance, so a value copied into
+// another row does not open. The meta table records the id of the key every value is under;
+// it changes only in the transaction of RotateKey. A process whose key differs (a wrong key,
+// or one rotated away by another process) can read nothing sealed and is refused every write
+// that seals, so no two keys are ever mixed in one database.
+//
+// # DSN
+//
+// Open makes two database/sql handles on the file, with these go-sqlite3 options:
+//
+//   - _journal_mode=WAL: readers never block the writer nor the writer the readers, which
+//     matters because Locked holds the write lock while its fn makes a token request.
+//   - _synchronous=FULL: go-sqlite3 defaults to NORMAL, which in WAL mode may lose the last
+//     commits on power loss. A refresh token the provider has just rotated must survive: the
+//     old one no longer works.
+//   - _foreign_keys=on: SQLite leaves foreign keys off unless asked, per connection.
+//   - _secure_delete=on: deleted and overwritten content is zeroed, so a rotated-away
+//     ciphertext does not linger in free pages.
+//   - _busy_timeout=60000 (WithBusyTimeout): how long a writer waits for another's write lock
+//     before "database is locked". Locked holds the lock across fn, which may make one token
+//     request bounded by its HTTP client's timeout (about 30s); the wait must outlast it, or
+//     a second process would fail instead of waiting its turn. The go-sqlite3 README's
+//     5000 is too short for that.
+//   - _txlock=immediate on the write handle: every transaction starts with BEGIN IMMEDIATE,
+//     taking the write lock at once. A deferred transaction would start as a reader and,
+//     under WAL, fail with SQLITE_BUSY (no waiting) when it tries to write after another
+//     process committed. The read handle uses deferred transactions and _query_only=on.
+//
+// The write handle keeps a few connections: SQLite serializes writers anyway, and a write
+// issued from inside a Locked fn then fails after the busy timeout instead of waiting
+// forever for a pooled connection.
+//
+// # Locking
+//
+// SQLite has no row locks: its write lock covers the whole file. Locked takes a dedicated
+// connection, runs BEGIN IMMEDIATE (waiting up to the busy timeout for the lock), reads and
+// decrypts the row, calls fn, saves what fn returns and commits, all in that transaction. So
+// Locked excludes every other Locked call, on any connection, in this process and in every
+// other process that opens the file, and no write can slip between its read and its save.
+// Reads do not wait: under WAL they see the last commit. Keep fn to one token request, and
+// do not call the store's write methods from fn (they would wait for the lock fn holds).
+//
+// Once fn has returned, its record is saved under a context without the caller's
+// cancellation: a token the provider has just issued is not thrown away because the caller
+// gave up.
+package sqlite
