@@ -3,6 +3,7 @@ package flows
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -11,7 +12,7 @@ import (
 // origin locates one template's expression in its file, so that an error at an offset inside
 // the expression, at load or at run time, can name the exact file:line:col. A scalar's value is
 // not its source text: quotes, escapes, line folding and block indentation come between, so
-// positions are found by walking the value and the source side by side (scalarPos).
+// positions are found by walking the value and the source side by side (scalarWalker).
 type origin struct {
 	file  string
 	src   []byte // the whole file; may be nil
@@ -21,20 +22,24 @@ type origin struct {
 }
 
 // pos returns the position of the rune at offset from (a rune offset as expr's file.Location
-// counts it) within the expression.
-func (o *origin) pos(from int) Pos {
+// counts it) within the expression. w, when not nil, is a walker of the same scalar that is
+// reused if it has not gone past the offset yet.
+func (o *origin) pos(from int, w *scalarWalker) Pos {
 	expr := o.node.Value[o.off:]
 	b := 0
 	for n := 0; n < from && b < len(expr); n++ {
 		_, size := utf8.DecodeRuneInString(expr[b:])
 		b += size
 	}
-	return o.valuePos(o.off + b)
+	return o.valuePos(o.off+b, w)
 }
 
 // valuePos returns the file position of byte off of the scalar's value.
-func (o *origin) valuePos(off int) Pos {
-	if line, col, ok := scalarPos(o.src, o.lines, o.node, off); ok {
+func (o *origin) valuePos(off int, w *scalarWalker) Pos {
+	if w == nil || off < w.i {
+		w = newScalarWalker(o.src, o.lines, o.node)
+	}
+	if line, col, ok := w.to(off); ok {
 		return Pos{File: o.file, Line: line, Col: col}
 	}
 	return estimatePos(o.file, o.node, off)
@@ -73,92 +78,121 @@ func lineStarts(src []byte) []int {
 }
 
 // scalarPos maps byte off of the value of scalar n to a 1-based line and column (in runes, as
-// yaml.v3 counts them) in src. It walks the source from the scalar's start and the value in step:
-// equal runes advance both; escapes of "…" scalars and doubled quotes of '…' scalars stand for one rune;
-// whitespace that folding or indentation removed is skipped on the source side, and whitespace
-// that folding made is skipped on the value side. ok is false when src does not match the value.
+// yaml.v3 counts them) in src; ok is false when src does not hold the value there.
 func scalarPos(src []byte, lines []int, n *yaml.Node, off int) (line, col int, ok bool) {
-	if src == nil || n.Line < 1 || n.Column < 1 || off < 0 || off > len(n.Value) {
-		return 0, 0, false
+	return newScalarWalker(src, lines, n).to(off)
+}
+
+// A scalarWalker walks a scalar's source and its value side by side: equal runes advance both;
+// escapes of "…" scalars and doubled quotes of '…' scalars stand for one rune; whitespace that
+// folding or indentation removed is skipped on the source side, and whitespace that folding made
+// is skipped on the value side. It only goes forward, so the templates of one scalar are found
+// in one pass.
+type scalarWalker struct {
+	src       []byte
+	val       string
+	dq, sq    bool
+	i, j      int // offsets in val and src
+	line, col int // of src[j]
+	ok        bool
+}
+
+// newScalarWalker returns a walker at the start of n's value in src.
+func newScalarWalker(src []byte, lines []int, n *yaml.Node) *scalarWalker {
+	w := &scalarWalker{src: src, val: n.Value}
+	if src == nil || n.Line < 1 || n.Column < 1 {
+		return w
 	}
 	if lines == nil {
 		lines = lineStarts(src)
 	}
 	if n.Line > len(lines) {
-		return 0, 0, false
+		return w
 	}
-	j := lines[n.Line-1]
-	line, col = n.Line, 1
-	for col < n.Column {
-		if j >= len(src) || src[j] == '\n' {
-			return 0, 0, false
+	w.j, w.line, w.col = lines[n.Line-1], n.Line, 1
+	for w.col < n.Column {
+		if w.j >= len(src) || src[w.j] == '\n' {
+			return w
 		}
-		_, size := utf8.DecodeRune(src[j:])
-		j += size
-		col++
+		_, size := utf8.DecodeRune(src[w.j:])
+		w.j += size
+		w.col++
 	}
-	dq := n.Style&yaml.DoubleQuotedStyle != 0
-	sq := n.Style&yaml.SingleQuotedStyle != 0
+	w.dq = n.Style&yaml.DoubleQuotedStyle != 0
+	w.sq = n.Style&yaml.SingleQuotedStyle != 0
 	switch {
 	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
-		k := bytes.IndexByte(src[j:], '\n')
+		k := bytes.IndexByte(src[w.j:], '\n')
 		if k < 0 {
-			return 0, 0, false
+			return w
 		}
-		j += k + 1
-		line, col = line+1, 1
-	case dq || sq:
+		w.j += k + 1
+		w.line, w.col = w.line+1, 1
+	case w.dq || w.sq:
 		q := byte('"')
-		if sq {
+		if w.sq {
 			q = '\''
 		}
 		// A tag (!!str "…") comes before the quote on the same line.
-		for j < len(src) && src[j] != q && src[j] != '\n' {
-			j++
-			col++
+		for w.j < len(src) && src[w.j] != q && src[w.j] != '\n' {
+			w.j++
+			w.col++
 		}
-		if j >= len(src) || src[j] != q {
+		if w.j >= len(src) || src[w.j] != q {
+			return w
+		}
+		w.j++
+		w.col++
+	}
+	w.ok = true
+	return w
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// advance moves over k bytes of source that hold no line break.
+func (w *scalarWalker) advance(k int) {
+	w.col += utf8.RuneCount(w.src[w.j : w.j+k])
+	w.j += k
+}
+
+// skip moves over one byte of source whitespace, or the backslash of an escaped line break.
+func (w *scalarWalker) skip() bool {
+	src, j := w.src, w.j
+	switch {
+	case j < len(src) && isSpace(src[j]):
+		if src[j] == '\n' {
+			w.j++
+			w.line, w.col = w.line+1, 1
+		} else {
+			w.advance(1)
+		}
+		return true
+	case w.dq && j+1 < len(src) && src[j] == '\\' && (src[j+1] == '\n' || src[j+1] == '\r'):
+		w.advance(1)
+		return true
+	}
+	return false
+}
+
+// to walks to byte off of the value (not before where the walker is) and returns its position.
+func (w *scalarWalker) to(off int) (line, col int, ok bool) {
+	if !w.ok || off < w.i || off > len(w.val) {
+		return 0, 0, false
+	}
+	src, val := w.src, w.val
+	for w.i < off {
+		if w.j >= len(src) {
+			w.ok = false
 			return 0, 0, false
 		}
-		j++
-		col++
-	}
-	// advance moves j over k bytes of source that hold no line break.
-	advance := func(k int) {
-		col += utf8.RuneCount(src[j : j+k])
-		j += k
-	}
-	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-	// skip moves j over source whitespace, and over an escaped line break in "…".
-	skip := func() bool {
+		c, ci := utf8.DecodeRuneInString(val[w.i:])
+		s := src[w.j]
+		r, rn := utf8.DecodeRune(src[w.j:])
 		switch {
-		case j < len(src) && isSpace(src[j]):
-			if src[j] == '\n' {
-				j++
-				line, col = line+1, 1
-			} else {
-				advance(1)
-			}
-			return true
-		case dq && j+1 < len(src) && src[j] == '\\' && (src[j+1] == '\n' || src[j+1] == '\r'):
-			advance(1)
-			return true
-		}
-		return false
-	}
-	val := n.Value
-	i := 0
-	for i < off {
-		if j >= len(src) {
-			return 0, 0, false
-		}
-		c, ci := utf8.DecodeRuneInString(val[i:])
-		s := src[j]
-		r, rn := utf8.DecodeRune(src[j:])
-		switch {
-		case dq && s == '\\' && j+1 < len(src) && src[j+1] != '\n' && src[j+1] != '\r':
+		case w.dq && s == '\\' && w.j+1 < len(src) && src[w.j+1] != '\n' && src[w.j+1] != '\r':
 			k := 2
-			switch src[j+1] {
+			switch src[w.j+1] {
 			case 'x':
 				k = 4
 			case 'u':
@@ -166,33 +200,65 @@ func scalarPos(src []byte, lines []int, n *yaml.Node, off int) (line, col int, o
 			case 'U':
 				k = 10
 			}
-			if j+k > len(src) {
+			if w.j+k > len(src) {
+				w.ok = false
 				return 0, 0, false
 			}
-			advance(k)
-			i += ci
-		case sq && s == '\'' && j+1 < len(src) && src[j+1] == '\'':
-			advance(2)
-			i += ci
+			w.advance(k)
+			w.i += ci
+		case w.sq && s == '\'' && w.j+1 < len(src) && src[w.j+1] == '\'':
+			w.advance(2)
+			w.i += ci
 		case r == c:
 			if s == '\n' {
-				j++
-				line, col = line+1, 1
+				w.j++
+				w.line, w.col = w.line+1, 1
 			} else {
-				advance(rn)
+				w.advance(rn)
 			}
-			i += ci
-		case skip():
+			w.i += ci
+		case w.skip():
 		case c == ' ' || c == '\n' || c == '\t':
-			i += ci
+			w.i += ci
 		default:
+			w.ok = false
 			return 0, 0, false
 		}
 	}
 	// Point at the rune itself, not at the indentation or folded break before it.
 	if off < len(val) && !isSpace(val[off]) {
-		for skip() {
+		for w.skip() {
 		}
 	}
-	return line, col, true
+	return w.line, w.col, true
+}
+
+// lineCache keeps the line offsets of the last few files: the engine makes a Scope per flow,
+// and a file with many flows would otherwise be scanned once per flow.
+var lineCache struct {
+	sync.Mutex
+	entries [4]struct {
+		src   []byte
+		lines []int
+	}
+	next int
+}
+
+// cachedLineStarts returns lineStarts(src), computed once per file among the last few.
+func cachedLineStarts(src []byte) []int {
+	if len(src) == 0 {
+		return nil
+	}
+	lineCache.Lock()
+	defer lineCache.Unlock()
+	for _, e := range lineCache.entries {
+		if len(e.src) == len(src) && &e.src[0] == &src[0] {
+			return e.lines
+		}
+	}
+	lines := lineStarts(src)
+	e := &lineCache.entries[lineCache.next]
+	e.src, e.lines = src, lines
+	lineCache.next = (lineCache.next + 1) % len(lineCache.entries)
+	return lines
 }

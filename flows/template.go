@@ -53,7 +53,7 @@ type Scope struct {
 
 // NewScope returns a scope allowing names.
 func NewScope(file string, src []byte, errs *ErrorList, names ...string) *Scope {
-	return &Scope{File: file, Src: src, Errs: errs, names: append([]string(nil), names...), Refs: new([]StepRef), lines: lineStarts(src)}
+	return &Scope{File: file, Src: src, Errs: errs, names: append([]string(nil), names...), Refs: new([]StepRef), lines: cachedLineStarts(src)}
 }
 
 // With returns a scope that also allows names (sharing Steps, Inputs and Refs).
@@ -265,6 +265,7 @@ func ScalarValue(n *yaml.Node) any {
 func (s *Scope) compileString(n *yaml.Node, pos Pos) *Value {
 	text := n.Value
 	var parts []part
+	w := newScalarWalker(s.Src, s.lines, n) // one pass over the scalar for all its templates
 	i := 0
 	for {
 		open := strings.Index(text[i:], "{{")
@@ -274,7 +275,7 @@ func (s *Scope) compileString(n *yaml.Node, pos Pos) *Value {
 		open += i
 		end := closing(text, open+2)
 		if end < 0 {
-			s.Errs.Addf(s.offsetPos(n, open), "template opened with {{ is not closed with }}")
+			s.Errs.Addf(s.offsetPos(n, open, w), "template opened with {{ is not closed with }}")
 			return &Value{Pos: pos, kind: kindLit, lit: text}
 		}
 		if open > i {
@@ -282,8 +283,8 @@ func (s *Scope) compileString(n *yaml.Node, pos Pos) *Value {
 		}
 		src := text[open+2 : end]
 		at := &origin{file: s.File, src: s.Src, lines: s.lines, node: n, off: open + 2}
-		ppos := at.pos(0)
-		prog := s.compileExpr(src, at)
+		ppos := at.pos(0, w)
+		prog := s.compileExpr(src, at, w)
 		parts = append(parts, part{prog: prog, src: strings.TrimSpace(src), pos: ppos, at: at})
 		i = end + 2
 	}
@@ -317,34 +318,36 @@ func closing(s string, i int) int {
 	return -1
 }
 
-// offsetPos maps a byte offset in the scalar's value to a file position (see scalarPos).
-func (s *Scope) offsetPos(n *yaml.Node, off int) Pos {
-	return (&origin{file: s.File, src: s.Src, lines: s.lines, node: n}).valuePos(off)
+// offsetPos maps a byte offset in the scalar's value to a file position (see scalarWalker).
+func (s *Scope) offsetPos(n *yaml.Node, off int, w *scalarWalker) Pos {
+	return (&origin{file: s.File, src: s.Src, lines: s.lines, node: n}).valuePos(off, w)
 }
 
-// compileExpr compiles one expression found at at (the first character after "{{").
-func (s *Scope) compileExpr(src string, at *origin) *vm.Program {
+// compileExpr compiles one expression found at at (the first character after "{{"); w walks
+// its scalar.
+func (s *Scope) compileExpr(src string, at *origin, w *scalarWalker) *vm.Program {
 	if strings.TrimSpace(src) == "" {
-		s.Errs.Addf(at.pos(0), "empty template {{ }}")
+		s.Errs.Addf(at.pos(0, w), "empty template {{ }}")
 		return nil
 	}
 	prog, err := expr.Compile(src, s.options()...)
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			s.Errs.Add(at.pos(fe.From), "template: "+fe.Message)
+			s.Errs.Add(at.pos(fe.From, w), "template: "+fe.Message)
 		} else {
-			s.Errs.Add(at.pos(0), "template: "+err.Error())
+			s.Errs.Add(at.pos(0, w), "template: "+err.Error())
 		}
 		return nil
 	}
-	s.checkRefs(prog, at)
+	s.checkRefs(prog, at, w)
 	return prog
 }
 
 type refVisitor struct {
 	s  *Scope
 	at *origin
+	w  *scalarWalker
 }
 
 func (r refVisitor) Visit(node *ast.Node) {
@@ -360,7 +363,7 @@ func (r refVisitor) Visit(node *ast.Node) {
 	if !ok {
 		return
 	}
-	pos := r.at.pos(m.Property.Location().From)
+	pos := r.at.pos(m.Property.Location().From, r.w)
 	switch id.Value {
 	case "steps":
 		if r.s.Steps != nil && !r.s.Steps[prop.Value] {
@@ -377,12 +380,12 @@ func (r refVisitor) Visit(node *ast.Node) {
 	}
 }
 
-func (s *Scope) checkRefs(prog *vm.Program, at *origin) {
+func (s *Scope) checkRefs(prog *vm.Program, at *origin, w *scalarWalker) {
 	if s.Steps == nil && s.Inputs == nil {
 		return
 	}
 	node := prog.Node()
-	ast.Walk(&node, refVisitor{s: s, at: at})
+	ast.Walk(&node, refVisitor{s: s, at: at, w: w})
 }
 
 // Eval evaluates the value in env. m is a VM to reuse (one per goroutine), or nil.
@@ -458,7 +461,7 @@ func run(prog *vm.Program, src string, pos Pos, at *origin, env map[string]any, 
 		if errors.As(err, &fe) {
 			msg = fe.Message
 			if at != nil {
-				pos = at.pos(fe.From)
+				pos = at.pos(fe.From, nil)
 			}
 		}
 		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: %s", truncate(src, 80), msg), Err: err}
