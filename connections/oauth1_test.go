@@ -27,6 +27,8 @@ import (
 	"github.com/patchbay/patchbay/blocks"
 	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/store/keys"
+	"github.com/patchbay/patchbay/store/sqlite"
 )
 
 // The provider below checks every signature with its own implementation of RFC 5849 (the
@@ -450,13 +452,26 @@ type o1Env struct {
 	m        *connections.Manager
 	prog     *engine.Program
 	logs     *lockedBuffer
+	dataDir  string    // the SQLite store's folder
 	now      time.Time // the manager's clock
 	redirect string
 }
 
 func newO1Env(t *testing.T, clientSecret string) *o1Env {
 	t.Helper()
-	e := &o1Env{p: newO1Provider(t), store: newOAuth1MemStore(), logs: &lockedBuffer{}, now: time.Now(), redirect: "https://patchbay.example/oauth/callback"}
+	e := &o1Env{p: newO1Provider(t), logs: &lockedBuffer{}, now: time.Now(), redirect: "https://patchbay.example/oauth/callback"}
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	key, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.dataDir = t.TempDir()
+	st, err := sqlite.Open(filepath.Join(e.dataDir, "patchbay.db"), key, sqlite.WithLogger(log))
+	if err != nil {
+		t.Fatalf("open the store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e.store = st
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(o1App), 0o600); err != nil {
 		t.Fatal(err)
@@ -476,9 +491,26 @@ func newO1Env(t *testing.T, clientSecret string) *o1Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.m = connections.NewManager(connections.Config{Store: e.store, Logger: log, Now: func() time.Time { return e.now }})
 	return e
+}
+
+// storeFiles returns the bytes of every file of the SQLite store (the database, its WAL).
+func (e *o1Env) storeFiles(t *testing.T) string {
+	t.Helper()
+	var all []byte
+	entries, err := os.ReadDir(e.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range entries {
+		b, err := os.ReadFile(filepath.Join(e.dataDir, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	return string(all)
 }
 
 func (e *o1Env) request() connections.ConnectRequest {
@@ -618,6 +650,7 @@ func TestOAuth1Connect(t *testing.T) {
 	noSecrets(t, "the logs", e.logs.String(), secrets)
 	noSecrets(t, "the pending connection", fmt.Sprintf("%v %+v %#v", pending, *pending, pending), secrets)
 	noSecrets(t, "the record", fmt.Sprintf("%v %+v %#v", rec, *rec, rec.Creds), secrets)
+	noSecrets(t, "the store's files", e.storeFiles(t), secrets)
 	if !strings.Contains(e.logs.String(), "connection created") {
 		t.Errorf("the logs lack the connection created line:\n%s", e.logs)
 	}
