@@ -26,8 +26,11 @@ const saveTimeout = 30 * time.Second
 // "database is locked" after the busy timeout. Reads from fn are fine.
 //
 // The caller's ctx bounds the wait for the lock and the read. Once fn has returned, its
-// record is saved even if ctx is done. If fn panics, the transaction is rolled back and the
-// panic goes on.
+// record is saved even if ctx is done. If the save fails (a rename onto another connection's
+// name: ErrExists), nothing is saved and Locked returns a nil record and an error joining the
+// save's error and fn's. If fn panics, the transaction is rolled back and the panic goes on.
+// fn is not called when the row is missing (ErrNotFound) or when the store's key is not the
+// one the database records: a token fn obtained could not be saved.
 func (s *Store) Locked(ctx context.Context, id string, fn func(cur *connections.Record) (*connections.Record, error)) (*connections.Record, error) {
 	op := "lock connection " + id
 	conn, err := s.w.Conn(ctx)
