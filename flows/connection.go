@@ -109,41 +109,62 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 	return c
 }
 
+// connNeeds lists the keys a connection type needs: for Type (and Grant, when set), Key.
+// The parser and the JSON Schema both read it.
+var connNeeds = []struct{ Type, Grant, Key string }{
+	{ConnOAuth2, "", "token_url"},
+	{ConnOAuth2, "authorization_code", "authorize_url"},
+	{ConnOAuth1, "", "request_token_url"},
+	{ConnOAuth1, "", "authorize_url"},
+	{ConnOAuth1, "", "access_token_url"},
+	{ConnAPIKey, "", "inject"},
+	{ConnToken, "", "inject"},
+}
+
+// connKeyTypes lists the connection keys that only some types use, with those types; another
+// type with the key is an error. The parser and the JSON Schema both read it.
+var connKeyTypes = []struct {
+	Key   string
+	Types []string
+}{
+	{"inject", []string{ConnFields, ConnBasic, ConnAPIKey, ConnOAuth2, ConnOAuth1, ConnToken}},
+	{"label", []string{ConnFields, ConnBasic, ConnAPIKey, ConnOAuth2, ConnOAuth1, ConnToken}},
+	{"token_url", []string{ConnOAuth2}},
+	{"revoke_url", []string{ConnOAuth2}},
+	{"scopes", []string{ConnOAuth2}},
+	{"scope_separator", []string{ConnOAuth2}},
+	{"pkce", []string{ConnOAuth2}},
+	{"client_auth", []string{ConnOAuth2}},
+	{"token_method", []string{ConnOAuth2}},
+	{"authorize_params", []string{ConnOAuth2}},
+	{"authorize_url", []string{ConnOAuth2, ConnOAuth1}},
+	{"client", []string{ConnOAuth2, ConnOAuth1}},
+	{"request_token_url", []string{ConnOAuth1}},
+	{"access_token_url", []string{ConnOAuth1}},
+	{"refresh", []string{ConnOAuth2, ConnToken}},
+	{"fields", []string{ConnFields, ConnBasic, ConnAPIKey, ConnToken}},
+}
+
 // checkConnection reports what a connection type needs but does not have, and what it has but
 // cannot use.
 func checkConnection(c *Connection, fields map[string]Field, errs *ErrorList, file string) {
-	need := func(key, why string) {
-		if _, ok := fields[key]; !ok {
-			errs.Addf(c.Pos, "connection: %s needs %s", why, key)
+	for _, n := range connNeeds {
+		if n.Type != c.Type || (n.Grant != "" && n.Grant != c.Grant) {
+			continue
 		}
-	}
-	only := func(types []string, keys ...string) {
-		for _, k := range keys {
-			if f, ok := fields[k]; ok && !slices.Contains(types, c.Type) {
-				errs.Addf(NodePos(file, f.Key), "connection: %s is not used by type %s (only by %s)", k, c.Type, strings.Join(types, ", "))
+		if _, ok := fields[n.Key]; !ok {
+			why := n.Type
+			if n.Grant != "" {
+				why += " with the " + n.Grant + " grant"
 			}
+			errs.Addf(c.Pos, "connection: %s needs %s", why, n.Key)
 		}
 	}
-	switch c.Type {
-	case ConnOAuth2:
-		need("token_url", "oauth2")
-		if c.Grant == "authorization_code" {
-			need("authorize_url", "oauth2 with the authorization_code grant")
+	for _, k := range connKeyTypes {
+		if f, ok := fields[k.Key]; ok && !slices.Contains(k.Types, c.Type) {
+			errs.Addf(NodePos(file, f.Key), "connection: %s is not used by type %s (only by %s)", k.Key, c.Type, strings.Join(k.Types, ", "))
 		}
-	case ConnOAuth1:
-		need("request_token_url", "oauth1")
-		need("authorize_url", "oauth1")
-		need("access_token_url", "oauth1")
-	case ConnAPIKey, ConnToken:
-		need("inject", c.Type)
-	case ConnNone:
-		only([]string{ConnFields, ConnBasic, ConnAPIKey, ConnOAuth2, ConnOAuth1, ConnToken}, "inject", "label")
 	}
-	only([]string{ConnOAuth2}, "token_url", "revoke_url", "scopes", "scope_separator", "pkce", "client_auth", "token_method", "authorize_params")
-	only([]string{ConnOAuth2, ConnOAuth1}, "authorize_url", "client")
-	only([]string{ConnOAuth1}, "request_token_url", "access_token_url")
-	only([]string{ConnOAuth2, ConnToken}, "refresh")
-	only([]string{ConnFields, ConnBasic, ConnAPIKey, ConnToken}, "fields")
 }
 
 var paramFields = []string{"key", "label", "required", "sensitive", "default", "help", "docs_url"}

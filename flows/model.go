@@ -20,7 +20,7 @@ type App struct {
 	DocsURL string
 	// BaseURL is prepended to every call_api path; it may use connection.params.
 	BaseURL *Value
-	// Connection says how a user connects an account; nil means type none.
+	// Connection says how a user connects an account; without it the app needs none (type none).
 	Connection *Connection
 	// Flows holds the app's flows in the order they were written.
 	Flows []*Flow
@@ -70,9 +70,9 @@ type Flow struct {
 	Description string
 	// Inputs are the flow's parameters, in the order written.
 	Inputs []*Input
-	// Steps is the raw list of steps; the engine compiles each step's block.
+	// Steps are run in order; each holds one block (call_api, set, if ...), which the engine compiles.
 	Steps []*Step
-	// Output is the flow's result, a value with templates; nil: the last step's output.
+	// Output is the flow's result, a value with templates; without it, the last step's output.
 	Output *yaml.Node
 	// Dedupe names the field of each item that identifies it (triggers only).
 	Dedupe string
@@ -107,6 +107,8 @@ type Input struct {
 	Default any
 	// Description is shown to whoever fills the input in.
 	Description string
+	// Label names the input for whoever fills it in (default: its name).
+	Label string
 	// Sensitive values are redacted wherever a value is shown.
 	Sensitive bool
 	Pos       Pos
@@ -234,7 +236,7 @@ type Inject struct {
 	In string
 	// Name is the header or query parameter name (default Authorization).
 	Name string
-	// Value is a template over token, e.g. "Bearer {{ token }}".
+	// Value is a template over token, e.g. "Bearer {{ token }}" (default "{{ token }}").
 	Value *Value
 	Pos   Pos
 }

@@ -246,6 +246,9 @@ func parseInputs(file string, n *yaml.Node, errs *ErrorList) []*Input {
 		in.Required = Bool(file, fields["required"].Value, errs, "required")
 		in.Sensitive = Bool(file, fields["sensitive"].Value, errs, "sensitive")
 		in.Description = String(file, fields["description"].Value, errs, "description")
+		if in.Label = String(file, fields["label"].Value, errs, "label"); in.Label == "" {
+			in.Label = in.Name
+		}
 		if d, ok := fields["default"]; ok {
 			var v any
 			if err := d.Value.Decode(&v); err != nil {
