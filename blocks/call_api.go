@@ -48,6 +48,8 @@ type CallAPI struct {
 	url         *flows.Value
 	query       *flows.Value
 	headers     *flows.Value
+	header      http.Header    // the request's headers, when nothing in them is a template; read only
+	headerTrace map[string]any // header for the trace
 	kind        bodyKind
 	body        *flows.Value
 	bodyConst   []byte // the encoded body, when it has no template
@@ -163,6 +165,11 @@ func compileCallAPI(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 			b.acceptV = v
 		} else {
 			b.accept = compileAccept(c, fl.Value)
+		}
+	}
+	if b.headers.IsConst() && b.contentType.IsConst() {
+		if h, err := makeHeader(b.headers.ConstValue(), b.constContentType()); err == nil {
+			b.header, b.headerTrace = h, valuesMap(h)
 		}
 	}
 	if fl, ok := f["parse"]; ok {
@@ -315,8 +322,8 @@ func (b *CallAPI) Kind() string { return "call_api" }
 // request is one evaluated request of a run.
 type request struct {
 	method  string
-	url     string // as sent, before the connection signs it
-	rurl    string // url redacted, for errors and the trace
+	req     *http.Request // method, URL and Host; send copies it and adds the rest
+	rurl    string        // the URL redacted, for errors and the trace
 	header  http.Header
 	body    []byte // nil: no body
 	timeout time.Duration
@@ -372,18 +379,26 @@ func (r *request) send(ctx context.Context, client *http.Client, conn engine.Con
 	if r.timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, r.timeout)
 	}
-	var body io.Reader
+	req := r.req.WithContext(ctx)
 	if r.body != nil {
-		body = bytes.NewReader(r.body) // sets GetBody and ContentLength
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
-	if err != nil {
-		cancel()
-		return nil, nil, fmt.Errorf("%s %s: %w", r.method, r.rurl, unwrapURLError(err))
+		// As http.NewRequest does for a *bytes.Reader: GetBody lets the client replay it.
+		data := r.body
+		req.ContentLength = int64(len(data))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		req.Body, _ = req.GetBody()
+		if len(data) == 0 {
+			req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+		}
 	}
 	req.Header = r.header
+	if conn != nil || client.Jar != nil {
+		// Authorize and the cookie jar add to the header, which may be the block's own (read
+		// only), and a retry starts from the original.
+		req.Header = r.header.Clone()
+	}
 	if conn != nil {
-		req.Header = r.header.Clone() // Authorize adds to it; a retry starts from the original
+		u := *r.req.URL // Authorize may add to the query; a retry starts from the original
+		req.URL = &u
 		if err := conn.Authorize(ctx, req); err != nil {
 			cancel()
 			return nil, nil, fmt.Errorf("%s %s: authorize: %w", r.method, r.rurl, err)
@@ -533,10 +548,10 @@ func (b *CallAPI) request(st *engine.State) (*request, error) {
 		raw = joinURL(base, p)
 	}
 	red := st.Redactor()
-	u, err := url.Parse(raw)
-	if err != nil {
+	if r.req, err = http.NewRequest(r.method, raw, nil); err != nil {
 		return nil, fmt.Errorf("invalid URL %q: %w", red.String(raw), unwrapURLError(err))
 	}
+	u := r.req.URL
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("URL %q is not an absolute http or https URL", red.String(raw))
 	}
@@ -559,82 +574,108 @@ func (b *CallAPI) request(st *engine.State) (*request, error) {
 			raw = u.String()
 		}
 	}
-	r.url = raw
 	r.rurl = redactURL(st, u, raw)
 
-	r.header = make(http.Header, 4)
-	if b.headers != nil {
-		h, err := st.Eval(b.headers)
-		if err != nil {
-			return nil, err
-		}
-		vals, err := formValues("headers", h)
-		if err != nil {
-			return nil, err
-		}
-		for k, vs := range vals {
-			r.header[http.CanonicalHeaderKey(k)] = vs
-		}
-	}
-	if _, ok := r.header["User-Agent"]; !ok {
-		r.header["User-Agent"] = []string{UserAgent}
-	}
-	bodyVal, err := b.evalBody(st, r)
+	bodyVal, ct, err := b.evalBody(st, r)
 	if err != nil {
 		return nil, err
+	}
+	r.header = b.header
+	headerTrace := b.headerTrace
+	if r.header == nil {
+		var h any
+		if b.headers != nil {
+			if h, err = st.Eval(b.headers); err != nil {
+				return nil, err
+			}
+		}
+		if r.header, err = makeHeader(h, ct); err != nil {
+			return nil, err
+		}
+		headerTrace = valuesMap(r.header)
 	}
 
 	if err := b.evalOptions(st, r); err != nil {
 		return nil, err
 	}
-	st.Input(map[string]any{"method": r.method, "url": r.rurl, "headers": valuesMap(r.header), "query": query, "body": bodyVal})
+	st.Input(map[string]any{"method": r.method, "url": r.rurl, "headers": headerTrace, "query": query, "body": bodyVal})
 	return r, nil
 }
 
-// evalBody sets the request's body and Content-Type; it returns the body's value for the trace.
-func (b *CallAPI) evalBody(st *engine.State, r *request) (any, error) {
-	if b.kind == noBody {
-		return nil, nil
+// makeHeader builds a request's header from the evaluated headers mapping, with the body's
+// Content-Type ct (none when "") and the User-Agent unless the mapping sets them.
+func makeHeader(v any, ct string) (http.Header, error) {
+	vals, err := formValues("headers", v)
+	if err != nil {
+		return nil, err
 	}
-	var ct string
-	var val any
+	h := make(http.Header, len(vals)+2)
+	for k, vs := range vals {
+		h[http.CanonicalHeaderKey(k)] = vs
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{UserAgent}
+	}
+	if _, ok := h["Content-Type"]; !ok && ct != "" {
+		h["Content-Type"] = []string{ct}
+	}
+	return h, nil
+}
+
+var defaultContentTypes = [...]string{
+	jsonBody: "application/json",
+	formBody: "application/x-www-form-urlencoded",
+	rawBody:  "text/plain; charset=utf-8",
+}
+
+// constContentType is the body's Content-Type when content_type has no template.
+func (b *CallAPI) constContentType() string {
+	if s := flows.Stringify(b.contentType.ConstValue()); s != "" {
+		return s
+	}
+	return defaultContentTypes[b.kind]
+}
+
+// evalBody sets the request's body; it returns the body's value for the trace and its
+// Content-Type.
+func (b *CallAPI) evalBody(st *engine.State, r *request) (val any, ct string, err error) {
+	if b.kind == noBody {
+		return nil, "", nil
+	}
 	switch b.kind {
 	case jsonBody:
-		ct = "application/json"
 		val = b.body.ConstValue()
 		r.body = b.bodyConst
 		if r.body == nil {
 			v, err := st.Eval(b.body)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			if r.body, err = encodeJSON(v); err != nil {
-				return nil, fmt.Errorf("json: %w", err)
+				return nil, "", fmt.Errorf("json: %w", err)
 			}
 			val = v
 		}
 	case formBody:
-		ct = "application/x-www-form-urlencoded"
 		val = b.body.ConstValue()
 		r.body = b.bodyConst
 		if r.body == nil {
 			v, err := st.Eval(b.body)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			q, err := formValues("form", v)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			r.body, val = []byte(q.Encode()), v
 		}
 	case rawBody:
-		ct = "text/plain; charset=utf-8"
 		r.body = b.bodyConst
 		if r.body == nil {
 			v, err := st.Eval(b.body)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			if bs, ok := v.([]byte); ok {
 				r.body = bs
@@ -644,19 +685,17 @@ func (b *CallAPI) evalBody(st *engine.State, r *request) (any, error) {
 		}
 		val = string(r.body)
 	}
+	ct = defaultContentTypes[b.kind]
 	if b.contentType != nil {
 		s, err := st.EvalString(b.contentType)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if s != "" {
 			ct = s
 		}
 	}
-	if _, ok := r.header["Content-Type"]; !ok {
-		r.header["Content-Type"] = []string{ct}
-	}
-	return val, nil
+	return val, ct, nil
 }
 
 // evalOptions evaluates the templated timeout, accept and parse.

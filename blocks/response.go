@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -111,73 +108,35 @@ func oneOrList(vs []string) any {
 func responseHeaders(h http.Header) map[string]any {
 	out := make(map[string]any, len(h))
 	for k, vs := range h {
-		out[strings.ToLower(k)] = oneOrList(vs)
+		lk, ok := lowerNames[k]
+		if !ok {
+			lk = strings.ToLower(k)
+		}
+		out[lk] = oneOrList(vs)
 	}
 	return out
 }
 
-// decodeJSON decodes a JSON document. A number is an int when it is integral and fits exactly
-// (1, 1.0, 1e3, ids up to 2^63), and a float64 otherwise, so ids and counts stay integers in
-// templates and in the trace.
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("invalid JSON body: %w", jsonErr(err))
+// lowerNames holds the lower-case names of common response headers, so that most responses
+// need no new strings for their header names.
+var lowerNames = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"Accept-Ranges", "Access-Control-Allow-Credentials", "Access-Control-Allow-Headers",
+		"Access-Control-Allow-Methods", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
+		"Access-Control-Max-Age", "Age", "Alt-Svc", "Cache-Control", "Connection", "Content-Disposition",
+		"Content-Encoding", "Content-Language", "Content-Length", "Content-Location", "Content-Range",
+		"Content-Security-Policy", "Content-Type", "Date", "Etag", "Expires", "Keep-Alive",
+		"Last-Modified", "Link", "Location", "Pragma", "Ratelimit-Limit", "Ratelimit-Remaining",
+		"Ratelimit-Reset", "Referrer-Policy", "Retry-After", "Server", "Set-Cookie",
+		"Strict-Transport-Security", "Transfer-Encoding", "Vary", "Via", "Www-Authenticate",
+		"X-Content-Type-Options", "X-Frame-Options", "X-Powered-By", "X-Ratelimit-Limit",
+		"X-Ratelimit-Remaining", "X-Ratelimit-Reset", "X-Request-Id", "X-Xss-Protection",
+	} {
+		m[k] = strings.ToLower(k)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("invalid JSON body: data after the JSON value at offset %d", dec.InputOffset())
-	}
-	return numbers(v), nil
-}
-
-// jsonErr turns io.ErrUnexpectedEOF (a truncated body) into a message that says so.
-func jsonErr(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("unexpected end of JSON input")
-	}
-	return err
-}
-
-// numbers replaces json.Number in v (in place) with int or float64.
-func numbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		return jsonNumber(string(x))
-	case map[string]any:
-		for k, e := range x {
-			switch e.(type) {
-			case json.Number, map[string]any, []any:
-				x[k] = numbers(e)
-			}
-		}
-	case []any:
-		for i, e := range x {
-			switch e.(type) {
-			case json.Number, map[string]any, []any:
-				x[i] = numbers(e)
-			}
-		}
-	}
-	return v
-}
-
-// maxExactInt is the largest magnitude up to which every integer is a float64.
-const maxExactInt = 1 << 53
-
-func jsonNumber(s string) any {
-	if !strings.ContainsAny(s, ".eE") {
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return int(i)
-		}
-	}
-	f, _ := strconv.ParseFloat(s, 64) // the decoder checked the syntax; overflow gives ±Inf
-	if f == math.Trunc(f) && math.Abs(f) <= maxExactInt {
-		return int(f)
-	}
-	return f
-}
+	return m
+}()
 
 // maxXMLDepth bounds the nesting of an XML document, as encoding/json bounds JSON's.
 const maxXMLDepth = 10000

@@ -1,7 +1,12 @@
 package blocks
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -32,14 +37,109 @@ func TestDecodeJSONErrors(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"a":1} x`, "invalid JSON body: data after the JSON value at offset 8"},
 		{`{"a":`, "invalid JSON body: unexpected end of JSON input"},
-		{`{a}`, "invalid JSON body: invalid character 'a' looking for beginning of object key string"},
+		{`{a}`, "invalid JSON body: invalid character 'a' looking for beginning of object key string at offset 1"},
+		{`nul`, "invalid JSON body: unexpected end of JSON input"},
+		{`nulL`, "invalid JSON body: invalid character 'L' in literal null (expecting 'l') at offset 3"},
+		{`[1,]`, "invalid JSON body: invalid character ']' looking for beginning of value at offset 3"},
+		{`[1 2]`, "invalid JSON body: invalid character '2' after array element at offset 3"},
+		{`{"a" 1}`, "invalid JSON body: invalid character '1' after object key at offset 5"},
+		{`{"a":1 "b"}`, "invalid JSON body: invalid character '\"' after object key:value pair at offset 7"},
+		{`01`, "invalid JSON body: data after the JSON value at offset 1"},
+		{`-x`, "invalid JSON body: invalid character 'x' in numeric literal at offset 1"},
+		{`1.e5`, "invalid JSON body: invalid character 'e' in numeric literal at offset 2"},
+		{"\"a\tb\"", "invalid JSON body: invalid character '\\t' in string literal at offset 2"},
+		{`"\x"`, "invalid JSON body: invalid character 'x' in string escape code at offset 2"},
+		{`"\u12g4"`, "invalid JSON body: invalid character 'g' in \\u hexadecimal character escape at offset 5"},
+		{"\xef\xbb\xbf{}", "invalid JSON body: invalid character '\\xef' looking for beginning of value at offset 0"},
+		{strings.Repeat("[", 10001), "invalid JSON body: exceeded max depth at offset 10000"},
 	}
 	for _, tc := range tests {
 		_, err := decodeJSON([]byte(tc.in))
 		if err == nil || err.Error() != tc.want {
-			t.Errorf("decodeJSON(%s) error = %v, want %s", tc.in, err, tc.want)
+			t.Errorf("decodeJSON(%.20q) error = %v, want %s", tc.in, err, tc.want)
 		}
 	}
+}
+
+func TestDecodeJSONStrings(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`"plain"`, "plain"},
+		{`"caf\u00e9 \"q\" \\ \/ \b\f\n\r\t"`, "café \"q\" \\ / \b\f\n\r\t"},
+		{`"\ud83d\ude00"`, "😀"},
+		{`"\ud83d"`, "\uFFFD"},
+		{`"\ud83dx"`, "\uFFFDx"},
+		{`"\ud83d\u0041"`, "\uFFFDA"},
+		{"\"bad \xff utf8\"", "bad \uFFFD utf8"},
+		{"\"näive\"", "näive"},
+	}
+	for _, tc := range tests {
+		got, err := decodeJSON([]byte(tc.in))
+		if err != nil || got != tc.want {
+			t.Errorf("decodeJSON(%s) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// refDecodeJSON is what decodeJSON must agree with: encoding/json with UseNumber, numbers then
+// converted as decodeJSON documents.
+func refDecodeJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return refNumbers(v), nil
+}
+
+func refNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return jsonNumber(string(x))
+	case map[string]any:
+		for k, e := range x {
+			x[k] = refNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = refNumbers(e)
+		}
+	}
+	return v
+}
+
+// FuzzDecodeJSON checks decodeJSON against encoding/json: the same documents are accepted, with
+// the same values.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"id": 12345678901, "price": 1.5, "list": [1, "a", null, true, false], "o": {}}`,
+		`[]`, `""`, `"\u00e9\ud83d\ude00\ud800"`, `-0.0e+10`, `1E400`, `[1,2]x`, "\"\xff\"", ` 7 `,
+		`{"a":1,"a":2}`, `9223372036854775808`, `-9223372036854775808`, `123456789012345678`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := decodeJSON(data)
+		want, refErr := refDecodeJSON(data)
+		if (err == nil) != (refErr == nil) {
+			t.Fatalf("decodeJSON(%q): error %v, encoding/json: %v", data, err, refErr)
+		}
+		if err == nil && !equalJSON(got, want) {
+			t.Fatalf("decodeJSON(%q) = %#v, encoding/json gives %#v", data, got, want)
+		}
+	})
+}
+
+// equalJSON is reflect.DeepEqual where NaN cannot occur and ±Inf equals itself.
+func equalJSON(a, b any) bool {
+	if fa, ok := a.(float64); ok {
+		fb, ok := b.(float64)
+		return ok && (fa == fb || (math.IsInf(fa, 0) && fa == fb))
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 func TestDecodeXML(t *testing.T) {
