@@ -47,7 +47,7 @@ var Funcs = []Func{
 	{"hmac_sha256_base64", "base64 HMAC-SHA256: hmac_sha256_base64(key, message)", hmacFn(sha256.New, base64.StdEncoding.EncodeToString), []any{new(func(string, string) string)}},
 	{"hmac_sha1_base64", "base64 HMAC-SHA1: hmac_sha1_base64(key, message)", hmacFn(sha1.New, base64.StdEncoding.EncodeToString), []any{new(func(string, string) string)}},
 	{"uuid", "a random UUID (version 4)", func(...any) (any, error) { return newUUID(), nil }, []any{new(func() string)}},
-	{"format_time", `formats a time: format_time(t, layout); layout is a Go layout or "rfc3339", "rfc1123", "date", "unix", "unix_ms"`, formatTime, nil},
+	{"format_time", `formats a time (a time, RFC 3339 text or seconds since 1970): format_time(t, layout); layout is a Go layout or rfc3339, rfc3339nano, rfc1123, rfc1123z, rfc822, date, datetime, unix, unix_ms`, formatTime, nil},
 	{"parse_time", `parses a time: parse_time(s, layout), layouts as format_time`, parseTime, []any{new(func(string, string) any)}},
 	{"unix", "seconds since 1970 of a time", unixFn, nil},
 	{"from_unix", "the time of a number of seconds since 1970", fromUnix, nil},

@@ -110,8 +110,14 @@ func object(desc string, keys []string, props []prop, required ...string) map[st
 			panic(fmt.Sprintf("flows: schema: no description of key %q", k))
 		}
 		s := map[string]any{}
-		for k, v := range p.schema {
-			s[k] = v
+		if r, ok := p.schema["$ref"]; ok {
+			// Draft-07 tools (the YAML language server) ignore the siblings of $ref, the
+			// description among them: wrap the reference.
+			s["allOf"] = []any{map[string]any{"$ref": r}}
+		} else {
+			for k, v := range p.schema {
+				s[k] = v
+			}
 		}
 		s["description"] = fieldDoc(p.field, k)
 		properties[k] = s
