@@ -323,6 +323,7 @@ func (b *CallAPI) Kind() string { return "call_api" }
 type request struct {
 	method  string
 	req     *http.Request // method, URL and Host; send copies it and adds the rest
+	url     string        // req.URL as text
 	rurl    string        // the URL redacted, for errors and the trace
 	header  http.Header
 	body    []byte // nil: no body
@@ -456,8 +457,17 @@ func (r *request) response(st *engine.State, resp *http.Response) (any, error) {
 		"status":  resp.StatusCode,
 		"headers": responseHeaders(resp.Header),
 		"body":    body,
-		"url":     resp.Request.URL.String(),
+		"url":     r.finalURL(resp),
 	}, nil
+}
+
+// finalURL is the URL of the response: the one sent unless the client followed a redirect or
+// the connection signed the URL.
+func (r *request) finalURL(resp *http.Response) string {
+	if resp.Request == nil || resp.Request.URL == r.req.URL {
+		return r.url
+	}
+	return resp.Request.URL.String()
 }
 
 func accepts(accept []statusRange, status int) bool {
@@ -571,10 +581,10 @@ func (b *CallAPI) request(st *engine.State) (*request, error) {
 			} else {
 				u.RawQuery = q.Encode()
 			}
-			raw = u.String()
 		}
 	}
-	r.rurl = redactURL(st, u, raw)
+	raw = u.String() // as sent: escaped where the template left spaces and the like
+	r.url, r.rurl = raw, redactURL(st, u, raw)
 
 	bodyVal, ct, err := b.evalBody(st, r)
 	if err != nil {

@@ -130,6 +130,11 @@ func TestCallAPIRequest(t *testing.T) {
 			header: map[string]string{"X-Api-Key": "k-42", "Accept": "application/json", "User-Agent": blocks.UserAgent, "Content-Type": ""},
 		},
 		{
+			name:   "path with a space",
+			body:   `{path: "/a b/{{ input.id }}"}`,
+			method: "GET", path: "/api/a b/42",
+		},
+		{
 			name:   "path without a leading slash",
 			body:   `{path: "users"}`,
 			method: "GET", path: "/api/users",
