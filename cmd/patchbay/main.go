@@ -49,6 +49,12 @@ type command struct {
 var commands = []*command{
 	validateCmd,
 	runCmd,
+	connectCmd,
+	connectionsCmd,
+	clientsCmd,
+	vaultCmd,
+	keysCmd,
+	appCmd,
 }
 
 // env is what every command gets: its streams, the environment, the global flags and the logger.

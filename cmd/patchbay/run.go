@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/engine/replay"
 	"github.com/patchbay/patchbay/flows"
@@ -51,6 +52,7 @@ from such a recording and never uses the network, so a flow can be tried offline
 		fs.StringVar(&o.baseURL, "base-url", "", "send requests to `URL` instead of the app's base_url (a sandbox, a staging server)")
 		fs.StringVar(&o.replay, "replay", "", "answer HTTP requests from the recordings in `DIR`, without the network")
 		fs.StringVar(&o.record, "record", "", "record every HTTP response to `DIR`, for --replay")
+		fs.StringVar(&o.connection, "connection", "", "sign the requests with the stored connection `NAME` (see patchbay connect)")
 		return func(ctx context.Context, args []string) int { return e.runFlow(ctx, o, args) }
 	},
 }
@@ -65,6 +67,8 @@ type runOptions struct {
 	baseURL   string
 	replay    string
 	record    string
+
+	connection string
 }
 
 func (o *runOptions) addInput(s string) error {
@@ -105,7 +109,7 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() && filepath.Base(dir) == "app.yaml" {
 		dir = filepath.Dir(dir)
 	}
-	prog, err := engine.Load(reg, dir)
+	prog, err := connections.LoadApp(reg, dir)
 	if err != nil {
 		printErrors(e.stderr, err)
 		return exitFailure
@@ -122,6 +126,12 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	case o.record != "":
 		opts.HTTPClient = &http.Client{Transport: &replay.Recorder{Dir: o.record}}
 	}
+	closeStore, err := e.useConnection(ctx, prog, args[0], o.connection, opts.HTTPClient, &opts)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "error: %v\n", err)
+		return exitFailure
+	}
+	defer closeStore()
 	p := &stepPrinter{w: e.stderr, trace: o.trace, json: o.jsonTrace, ascii: e.getenv("TERM") == "dumb"}
 	opts.OnStep = p.step
 	res, err := prog.Run(ctx, name, opts)

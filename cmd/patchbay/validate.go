@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/flows"
 )
 
@@ -57,7 +57,7 @@ func (e *env) validate(paths []string) int {
 	}
 	nflows := 0
 	for _, d := range dirs {
-		prog, err := engine.Load(reg, d)
+		prog, err := connections.LoadApp(reg, d)
 		errs.Append(flows.Pos{File: filepath.Join(d, "app.yaml")}, err)
 		if prog != nil {
 			nflows += len(prog.App.Flows)

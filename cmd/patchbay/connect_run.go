@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/patchbay/patchbay/connections"
+	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/flows"
+)
+
+// useConnection gives a run of prog (loaded from dir) the stored connection name: its Conn
+// (which puts the credentials and request defaults on every request and refreshes tokens),
+// the template value connection, the vault and the secrets to redact, merged into opts.
+// client sends the refreshes (the run's client, so --replay and --record cover them; nil: a
+// default one). The returned func closes the store once the run is over.
+//
+// Without a name, an app that needs a connection still runs, unauthenticated, after a warning.
+func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name string, client *http.Client, opts *engine.Options) (func(), error) {
+	if name == "" {
+		if c := prog.App.Connection; c != nil && c.Type != flows.ConnNone {
+			fmt.Fprintf(e.stderr, "warning: app %s connects with %s, but no --connection was given: its requests go without credentials\n", prog.App.Key, c.Type)
+		}
+		return func() {}, nil
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return nil, err
+	}
+	rec, err := findConnection(ctx, st, name, prog.App.Key)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	co, err := e.newManager(st, client).RunOptions(ctx, prog, rec)
+	if err != nil {
+		st.Close()
+		if errors.Is(err, connections.ErrDisconnected) {
+			return nil, fmt.Errorf("%w\nconnect it again: patchbay connect %s --name %s (after patchbay connections delete %s)", err, dir, rec.Name, rec.Name)
+		}
+		return nil, err
+	}
+	opts.Conn, opts.Connection, opts.Vault = co.Conn, co.Connection, co.Vault
+	opts.Secrets = append(opts.Secrets, co.Secrets...)
+	return func() { st.Close() }, nil
+}
