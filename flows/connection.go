@@ -187,7 +187,7 @@ func parseParams(file string, n *yaml.Node, errs *ErrorList, what string, allowS
 			errs.Addf(p.Pos, "%s item: key is missing", what)
 		} else if p.Key != "" && !IsIdent(p.Key) {
 			errs.Addf(NodePos(file, fields["key"].Value), "key %q must be letters, digits and underscores", p.Key)
-		} else if seen[p.Key] {
+		} else if p.Key != "" && seen[p.Key] {
 			errs.Addf(NodePos(file, fields["key"].Value), "%s: key %q appears twice", what, p.Key)
 		}
 		seen[p.Key] = true
