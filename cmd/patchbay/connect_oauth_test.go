@@ -253,7 +253,7 @@ func TestConnectionDisconnected(t *testing.T) {
 	r = cli(t, nil, "", "--data", data, "run", dir, "me", "--connection", "fosite")
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	wantFirst := `error: connection "fosite" is disconnected: `
-	wantLast := "connect it again: patchbay connect " + dir + " --name fosite (after patchbay connections delete fosite)"
+	wantLast := "to connect it again: patchbay connections delete fosite && patchbay connect " + dir + " --name fosite"
 	if r.code != 1 || len(lines) != 2 || !strings.HasPrefix(lines[0], wantFirst) || !strings.Contains(lines[0], "invalid_grant") || lines[1] != wantLast {
 		t.Errorf("run with a disconnected connection = %d, stderr:\n%s\nwant 1, %q... (invalid_grant) and\n%s", r.code, r.stderr, wantFirst, wantLast)
 	}
@@ -262,7 +262,7 @@ func TestConnectionDisconnected(t *testing.T) {
 		t.Errorf("connections list =\n%s\nwant fosite disconnected", r.stdout)
 	}
 	r = cli(t, nil, "", "--data", data, "connections", "test", "fosite", "--app", dir)
-	if r.code != 1 || !strings.HasPrefix(r.stderr, wantFirst) || !strings.HasSuffix(r.stderr, "connect it again: patchbay connect "+dir+" --name fosite\n") {
+	if r.code != 1 || !strings.HasPrefix(r.stderr, wantFirst) || !strings.HasSuffix(r.stderr, wantLast+"\n") {
 		t.Errorf("connections test = %d\n%s", r.code, r.stderr)
 	}
 	r = cli(t, nil, "", "--data", data, "connect", dir, "--no-browser")

@@ -38,11 +38,16 @@ func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name
 	if err != nil {
 		st.Close()
 		if errors.Is(err, connections.ErrDisconnected) {
-			return nil, fmt.Errorf("%w\nconnect it again: patchbay connect %s --name %s (after patchbay connections delete %s)", err, dir, rec.Name, rec.Name)
+			return nil, fmt.Errorf("%w\n%s", err, reconnectHint(dir, rec.Name))
 		}
 		return nil, err
 	}
 	opts.Conn, opts.Connection, opts.Vault = co.Conn, co.Connection, co.Vault
 	opts.Secrets = append(opts.Secrets, co.Secrets...)
 	return func() { st.Close() }, nil
+}
+
+// reconnectHint says how to connect a disconnected connection again.
+func reconnectHint(dir, name string) string {
+	return fmt.Sprintf("to connect it again: patchbay connections delete %s && patchbay connect %s --name %s", name, dir, name)
 }

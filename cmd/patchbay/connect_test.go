@@ -135,9 +135,11 @@ func TestConnectAPIKey(t *testing.T) {
 			t.Errorf("prompts =\n%q\nwant\n%q", r.stderr, want)
 		}
 		noSecret(t, r, apiKey)
-		st, err := os.Stat(filepath.Join(data, keys.FileName))
-		if err != nil || st.Mode().Perm() != 0o600 {
-			t.Errorf("key file: %v, mode %v; want mode 0600", err, st.Mode())
+		for _, f := range []string{keys.FileName, dbFile} {
+			st, err := os.Stat(filepath.Join(data, f))
+			if err != nil || st.Mode().Perm() != 0o600 {
+				t.Errorf("%s: %v, mode %v; want mode 0600", f, err, st.Mode())
+			}
 		}
 	})
 	t.Run("fields from flags", func(t *testing.T) {

@@ -295,7 +295,7 @@ func (e *env) connectionsTest(ctx context.Context, o connectionsOptions, name st
 	if err := e.newManager(st, nil).Test(ctx, prog, rec); err != nil {
 		fmt.Fprintf(e.stderr, "error: %v\n", err)
 		if errors.Is(err, connections.ErrDisconnected) {
-			fmt.Fprintf(e.stderr, "connect it again: patchbay connect %s --name %s\n", o.app, rec.Name)
+			fmt.Fprintln(e.stderr, reconnectHint(o.app, rec.Name))
 		}
 		return exitFailure
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -36,7 +38,15 @@ func (e *env) openStore() (*sqlite.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sqlite.Open(filepath.Join(dir, dbFile), key, sqlite.WithLogger(e.lifecycleLog()))
+	// An empty file is an empty database. Made here, it gets mode 0600, and SQLite gives its
+	// -wal and -shm files the database file's mode.
+	path := filepath.Join(dir, dbFile)
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return sqlite.Open(path, key, sqlite.WithLogger(e.lifecycleLog()))
 }
 
 // newManager returns the connection manager over st. client sends the private flows' and
