@@ -31,3 +31,36 @@ func IsRetry(ctx context.Context) bool {
 	v, _ := ctx.Value(retryKey{}).(bool)
 	return v
 }
+
+type runKey struct{}
+
+// AddSecrets adds secrets to the redactor of the run whose context ctx is (a step's context,
+// or one derived from it), so that its trace, outputs shown and errors never show them. A Conn
+// calls it with each credential it puts on a request: a token refreshed during the run is not
+// among the Options.Secrets the run began with, and a call_api output such as the URL of the
+// response may carry it. Outside a run, and for secrets the run knows already, it does nothing.
+func AddSecrets(ctx context.Context, secrets ...string) {
+	r, _ := ctx.Value(runKey{}).(*run)
+	if r == nil {
+		return
+	}
+	for {
+		old := r.redact.Load()
+		if old.knows(secrets) {
+			return
+		}
+		if r.redact.CompareAndSwap(old, old.With(secrets...)) {
+			return
+		}
+	}
+}
+
+// knows reports whether every non-empty one of secrets is redacted by r already.
+func (r *Redactor) knows(secrets []string) bool {
+	for _, s := range secrets {
+		if s != "" && (r == nil || !r.secrets[s]) {
+			return false
+		}
+	}
+	return true
+}

@@ -32,6 +32,7 @@ func (p *Program) Run(ctx context.Context, name string, opts Options) (*Result, 
 	res := &Result{Flow: name, Start: time.Now()}
 	ctx, cancel := context.WithTimeoutCause(ctx, r.limits.Timeout, ErrRunTimeout)
 	defer cancel()
+	ctx = context.WithValue(ctx, runKey{}, r) // for AddSecrets
 	out, err := r.runFlow(ctx, f, opts.Input, 0, "")
 	res.Duration = time.Since(res.Start)
 	res.Output = out
