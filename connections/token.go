@@ -39,21 +39,24 @@ func tokenFromOutput(out any, now time.Time, assume time.Duration) (*Token, erro
 		Scope:        flows.Stringify(m["scope"]),
 		ObtainedAt:   now,
 	}
-	switch {
-	case m["expires_at"] != nil && m["expires_at"] != "":
-		exp, err := parseExpiresAt(m["expires_at"])
-		if err != nil {
-			return nil, err
-		}
-		t.Expiry = exp
-	case m["expires_in"] != nil && m["expires_in"] != "":
-		secs, err := number(m["expires_in"])
+	// A positive expires_in wins over expires_at: it is counted on the manager's clock from now,
+	// as ObtainedAt is, while an expires_at (oauth2_token outputs both) was stamped by another
+	// clock, to the second. Mixing the two would skew the lifetime refreshDue halves.
+	if v := m["expires_in"]; v != nil && v != "" {
+		secs, err := number(v)
 		if err != nil {
 			return nil, fmt.Errorf("token expires_in: %w", err)
 		}
 		if secs > 0 {
 			t.Expiry = now.Add(time.Duration(secs * float64(time.Second)))
 		}
+	}
+	if v := m["expires_at"]; t.Expiry.IsZero() && v != nil && v != "" {
+		exp, err := parseExpiresAt(v)
+		if err != nil {
+			return nil, err
+		}
+		t.Expiry = exp
 	}
 	if t.Expiry.IsZero() && assume > 0 {
 		t.Expiry = now.Add(assume)
