@@ -294,10 +294,19 @@ type Pending struct {
 	State        string
 	RedirectURL  string
 	Expires      time.Time
-	verifier     string
+	verifier     Secret // the PKCE code verifier: a Secret, so printing a Pending cannot show it
 	rec          *Record
 	oauth1       *oauth1Pending // oauth1: the request token and its secret
 }
+
+// String shows the pending connection without its secrets (the PKCE verifier, oauth1's request
+// token secret): fmt prints unexported fields as they are, whatever their type.
+func (p Pending) String() string {
+	return fmt.Sprintf("{AuthorizeURL:%s State:%s RedirectURL:%s Expires:%s}", p.AuthorizeURL, p.State, p.RedirectURL, p.Expires.Format(time.RFC3339))
+}
+
+// GoString is String for %#v.
+func (p Pending) GoString() string { return "connections.Pending" + p.String() }
 
 // PendingLifetime is how long a user has to approve access.
 const PendingLifetime = 15 * time.Minute
@@ -320,9 +329,9 @@ func (m *Manager) StartOAuth(ctx context.Context, prog *engine.Program, req Conn
 	if err != nil {
 		return nil, err
 	}
-	p := &Pending{State: state, RedirectURL: redirectURL, Expires: m.now().Add(PendingLifetime), verifier: oauth2.GenerateVerifier(), rec: rec}
+	p := &Pending{State: state, RedirectURL: redirectURL, Expires: m.now().Add(PendingLifetime), verifier: Secret(oauth2.GenerateVerifier()), rec: rec}
 	out, err := m.runPrivate(ctx, prog, rec, "authorize", map[string]any{
-		"state": state, "redirect_uri": redirectURL, "code_verifier": p.verifier,
+		"state": state, "redirect_uri": redirectURL, "code_verifier": p.verifier.Reveal(),
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("authorize: %w", err)
@@ -377,7 +386,7 @@ func (m *Manager) FinishOAuth(ctx context.Context, prog *engine.Program, p *Pend
 	}
 	rec := p.rec
 	tok, err := m.exchange(ctx, prog, rec, map[string]any{
-		"code": code, "state": got, "redirect_uri": p.RedirectURL, "code_verifier": p.verifier, "query": q,
+		"code": code, "state": got, "redirect_uri": p.RedirectURL, "code_verifier": p.verifier.Reveal(), "query": q,
 	})
 	if err != nil {
 		return nil, err
@@ -454,10 +463,20 @@ func (m *Manager) RunOptions(ctx context.Context, prog *engine.Program, rec *Rec
 	return engine.Options{Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.client, Logger: m.log}, nil
 }
 
-// runPrivate runs one of the app's private flows for rec.
+// runPrivate runs one of the app's private flows for rec. input is what the runtime offers the
+// flow (exchange: code, state, redirect_uri, code_verifier, query); the flow gets the inputs it
+// declares, so an app's own flow need not declare those it has no use for.
 func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Record, flow string, input map[string]any, conn engine.Conn) (any, error) {
-	if prog.Flow(flow) == nil {
+	f := prog.Flow(flow)
+	if f == nil {
 		return nil, fmt.Errorf("app %s has no %s flow", prog.App.Key, flow)
+	}
+	offered := input
+	input = make(map[string]any, len(offered))
+	for k, v := range offered {
+		if f.Def.Input(k) != nil {
+			input[k] = v
+		}
 	}
 	env, secrets, vault, err := m.env(ctx, prog, rec)
 	if err != nil {
