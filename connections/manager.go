@@ -204,6 +204,9 @@ func (m *Manager) Connect(ctx context.Context, prog *engine.Program, req Connect
 	if err != nil {
 		return nil, err
 	}
+	if err := m.checkName(ctx, rec); err != nil {
+		return nil, err
+	}
 	c := prog.App.Connection
 	switch {
 	case c == nil || c.Type == flows.ConnNone, c.Type == flows.ConnFields, c.Type == flows.ConnBasic, c.Type == flows.ConnAPIKey:
@@ -217,6 +220,18 @@ func (m *Manager) Connect(ctx context.Context, prog *engine.Program, req Connect
 		return nil, fmt.Errorf("connection type %s is connected in a browser: use StartOAuth", c)
 	}
 	return m.finish(ctx, prog, rec)
+}
+
+// checkName refuses the name of a connection the workspace has already (of any app: names are
+// meant to be unique in a workspace, as the command line addresses connections by name alone),
+// before the provider is asked for anything: a consent given in a browser would otherwise be
+// thrown away at the end.
+// A failed lookup is left to the store, which refuses a duplicate when the connection is saved.
+func (m *Manager) checkName(ctx context.Context, rec *Record) error {
+	if cur, err := m.store.Connection(ctx, rec.Workspace, rec.Name); err == nil {
+		return &FieldError{Field: "name", Msg: fmt.Sprintf("a connection named %q (app %s) exists already: choose another name, or delete that one first", rec.Name, cur.App)}
+	}
+	return nil
 }
 
 // exchange runs the exchange flow and reads its output as a token.
@@ -314,16 +329,19 @@ const PendingLifetime = 15 * time.Minute
 // StartOAuth begins connecting an oauth2 (authorization code) account: it runs the authorize
 // flow with a fresh state and PKCE verifier and returns the URL to send the user to.
 func (m *Manager) StartOAuth(ctx context.Context, prog *engine.Program, req ConnectRequest, redirectURL string) (*Pending, error) {
+	c := prog.App.Connection
+	if c == nil || c.Type != flows.ConnOAuth1 && (c.Type != flows.ConnOAuth2 || c.Grant != "authorization_code") {
+		return nil, fmt.Errorf("app %s does not connect in a browser (connection type %s)", prog.App.Key, c)
+	}
 	rec, err := m.newRecord(prog, req)
 	if err != nil {
 		return nil, err
 	}
-	c := prog.App.Connection
-	if c != nil && c.Type == flows.ConnOAuth1 {
-		return m.startOAuth1(ctx, prog, rec, redirectURL)
+	if err := m.checkName(ctx, rec); err != nil {
+		return nil, err
 	}
-	if c == nil || c.Type != flows.ConnOAuth2 || c.Grant != "authorization_code" {
-		return nil, fmt.Errorf("app %s does not connect in a browser (connection type %s)", prog.App.Key, c)
+	if c.Type == flows.ConnOAuth1 {
+		return m.startOAuth1(ctx, prog, rec, redirectURL)
 	}
 	state, err := randomString(32)
 	if err != nil {
