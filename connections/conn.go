@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
@@ -146,6 +147,13 @@ func (c *conn) apply(req *http.Request) error {
 	if c.cfg == nil {
 		return nil
 	}
+	if c.cfg.Type == flows.ConnOAuth2 && c.cfg.Request == nil && c.cfg.Inject == nil {
+		// The common case, on every request: no template to evaluate.
+		if t := rec.Creds.Token; t != nil {
+			req.Header.Set("Authorization", "Bearer "+t.AccessToken.Reveal())
+		}
+		return nil
+	}
 	tenv := map[string]any{"connection": env, "app": appEnv(c.prog.App), "vault": vault, "input": nil, flows.NameToken: c.token(rec)}
 	if d := c.cfg.Request; d != nil {
 		for _, k := range sortedKeys(d.Headers) {
@@ -225,7 +233,9 @@ func (c *conn) carries(req *http.Request, rec *Record) bool {
 // request; it honours min_interval by failing rather than refreshing again.
 func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*Record, error) {
 	rec, _, _ := c.current()
+	ran := false // this caller ran the refresh (and loaded its result) rather than waited for it
 	v, err, _ := c.m.flight.Do(rec.ID, func() (any, error) {
+		ran = true
 		// The refresh outlives a caller that gives up: a rotated refresh token must be saved.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.m.timeout)
 		defer cancel()
@@ -240,7 +250,7 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 			if tok != nil && tok.AccessToken != stale && !refreshDue(tok, now, c.refresh.BeforeExpiry) {
 				return nil, nil // refreshed meanwhile
 			}
-			if !cur.LastRefresh.IsZero() && now.Sub(cur.LastRefresh) < c.refresh.MinInterval {
+			if !cur.LastRefresh.IsZero() && now.Sub(cur.LastRefresh) < minInterval(tok, c.refresh.MinInterval) {
 				if reactive {
 					return nil, ErrTooSoon
 				}
@@ -283,10 +293,31 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 		}
 		return saved, err
 	})
+	saved, _ := v.(*Record)
+	if !ran && saved != nil {
+		// A caller that waited for another's refresh uses its result too: without it, this
+		// conn would send the token the refresh just rotated away.
+		if lerr := c.load(ctx, saved); lerr != nil && err == nil {
+			err = lerr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	return v.(*Record), nil
+	return saved, nil
+}
+
+// minInterval is refresh.min_interval for the token t, capped at half its lifetime as
+// before_expiry is: a token that lives less than twice min_interval must still be refreshed
+// before it expires (a 60-second token every 30 s).
+func minInterval(t *Token, d time.Duration) time.Duration {
+	if t == nil || t.Expiry.IsZero() || t.ObtainedAt.IsZero() {
+		return d
+	}
+	if half := t.Expiry.Sub(t.ObtainedAt) / 2; half < d {
+		return half
+	}
+	return d
 }
 
 // requestToken runs the flow that gives a connection a new token: refresh for oauth2

@@ -100,7 +100,23 @@ func transient(err error) error {
 		}
 		return fmt.Errorf("refresh token: %w", he)
 	}
+	var se *engine.StepError
+	if errors.As(err, &se) {
+		// The step error is the private flow's. Its position stays in the message, but not in
+		// the chain: the run would take it for its own step's and not say which step failed.
+		return &refreshError{msg: "refresh token: " + err.Error(), err: se.Err}
+	}
 	return fmt.Errorf("refresh token: %w", err)
 }
+
+// refreshError is a failed token request whose message names the private flow's step; it
+// unwraps to that step's cause (a timeout, a network error) for the retry policy.
+type refreshError struct {
+	msg string
+	err error
+}
+
+func (e *refreshError) Error() string { return e.msg }
+func (e *refreshError) Unwrap() error { return e.err }
 
 var errNoRefreshToken = errors.New("the token expired and the provider gave no refresh token")

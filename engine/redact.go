@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -16,6 +16,7 @@ const minSubstring = 4
 // redacts nothing. It is immutable once built and safe for concurrent use.
 type Redactor struct {
 	secrets map[string]bool
+	long    []string // the secrets replaced inside larger strings, longest first
 	rep     *strings.Replacer
 }
 
@@ -47,20 +48,20 @@ func (r *Redactor) add(secrets []string) {
 			r.secrets[s] = true
 		}
 	}
-	var long []string
+	long := make([]string, 0, len(r.secrets))
 	for s := range r.secrets {
 		if len(s) >= minSubstring {
 			long = append(long, s)
 		}
 	}
 	// Longest first, so a secret that contains another is replaced whole.
-	sort.Slice(long, func(i, j int) bool {
-		if len(long[i]) != len(long[j]) {
-			return len(long[i]) > len(long[j])
+	slices.SortFunc(long, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
 		}
-		return long[i] < long[j]
+		return strings.Compare(a, b)
 	})
-	r.rep = nil
+	r.rep, r.long = nil, long
 	if len(long) > 0 {
 		pairs := make([]string, 0, 2*len(long))
 		for _, s := range long {
@@ -81,16 +82,30 @@ func (r *Redactor) String(s string) string {
 	if r.secrets[s] {
 		return Redacted
 	}
-	if r.rep == nil {
+	if r.rep == nil || !r.contains(s) {
 		return s
 	}
 	return r.rep.Replace(s)
 }
 
+// contains reports whether s contains one of the long secrets. Most strings shown contain
+// none, and strings.Contains finds that far faster than the Replacer, which copies s always.
+func (r *Redactor) contains(s string) bool {
+	if len(s) < minSubstring {
+		return false
+	}
+	for _, secret := range r.long {
+		if strings.Contains(s, secret) {
+			return true
+		}
+	}
+	return false
+}
+
 // Value returns a redacted copy of v (maps and lists are copied, strings replaced). Values
-// without secrets are returned as they are.
+// without secrets, maps and lists included, are returned as they are.
 func (r *Redactor) Value(v any) any {
-	if r.Empty() {
+	if r.Empty() || r.clean(v) {
 		return v
 	}
 	switch x := v.(type) {
@@ -128,4 +143,45 @@ func (r *Redactor) Value(v any) any {
 		return out
 	}
 	return v
+}
+
+// clean reports whether v shows no secret, so that Value can return it as it is, as it does
+// for every value when there is nothing to redact.
+func (r *Redactor) clean(v any) bool {
+	str := func(s string) bool { return !r.secrets[s] && (r.rep == nil || !r.contains(s)) }
+	switch x := v.(type) {
+	case string:
+		return str(x)
+	case map[string]any:
+		for k, e := range x {
+			if !str(k) || !r.clean(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if !r.clean(e) {
+				return false
+			}
+		}
+	case map[string]string:
+		for _, e := range x {
+			if !str(e) {
+				return false
+			}
+		}
+	case []string:
+		for _, e := range x {
+			if !str(e) {
+				return false
+			}
+		}
+	case map[string][]string:
+		for _, e := range x {
+			if !r.clean(e) {
+				return false
+			}
+		}
+	}
+	return true
 }

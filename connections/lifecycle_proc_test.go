@@ -1,0 +1,249 @@
+package connections_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/connections"
+	"github.com/patchbay/patchbay/connections/oauthtest"
+	"github.com/patchbay/patchbay/store/keys"
+	"github.com/patchbay/patchbay/store/sqlite"
+)
+
+// The environment of a helper process of TestLifecycleProcesses.
+const (
+	envHelper = "PATCHBAY_LIFECYCLE_HELPER" // "1" in a helper process
+	envDB     = "PATCHBAY_LIFECYCLE_DB"     // the SQLite file
+	envAppDir = "PATCHBAY_LIFECYCLE_APP"    // the app's folder (its URLs name the parent's server)
+	envConnID = "PATCHBAY_LIFECYCLE_CONN"   // the connection's id
+	envNow    = "PATCHBAY_LIFECYCLE_NOW"    // the helper's clock, RFC 3339: after the token expired
+	envCalls  = "PATCHBAY_LIFECYCLE_CALLS"  // how many calls to make at once
+	// The master key travels as keys.EnvMasterKey, as it would to `patchbay run`.
+)
+
+// Lines a helper process writes on stdout, and the one the parent answers on its stdin.
+const (
+	helperReady  = "lifecycle-ready"
+	helperResult = "lifecycle-result: "
+	helperGo     = "go"
+)
+
+// helperReport is what a helper process reports of its calls.
+type helperReport struct {
+	OK     int      `json:"ok"`
+	Failed int      `json:"failed"`
+	Errors []string `json:"errors,omitempty"` // the first few
+}
+
+// TestLifecycleProcesses: three OS processes (this test binary run again as
+// TestLifecycleHelperProcess) share one SQLite file and each make 50 calls at once with a token
+// that their clocks say has expired. The authorization server, in this process, rotates refresh
+// tokens and revokes the grant when a rotated one comes again: one refresh reaches it in all,
+// none is refused, and all 150 calls succeed. With min_interval 0 only the lock in the store
+// and the re-read under it keep the other processes from refreshing again.
+func TestLifecycleProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	for _, tt := range []struct{ name, conn string }{
+		{"default refresh settings", ""},
+		{"min_interval 0", "  refresh: {min_interval: 0s}\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testProcesses(t, tt.conn) })
+	}
+}
+
+func testProcesses(t *testing.T, connLines string) {
+	srvLog := &lockedBuffer{}
+	srv := oauthtest.New(t, oauthtest.Options{Logger: slog.New(slog.NewJSONHandler(srvLog, nil))})
+	key, encKey := newMasterKey(t)
+	dbPath := filepath.Join(t.TempDir(), "patchbay.db")
+	st, err := sqlite.Open(dbPath, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clock := newFakeClock(time.Now())
+	m := newManagerConfig(t, clock, connections.Config{Store: st})
+	appDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(appDir, "app.yaml"), []byte(withConnection(oauth2App(srv, ""), connLines)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prog, err := connections.LoadApp(newRegistry(t), appDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putClient(t, m, srv, "acme")
+	rec := connectOAuth2(t, m, prog, srv, "alice")
+	expired := rec.Creds.Token.Expiry.Add(time.Minute)
+
+	const procs, calls = 3, 50
+	type child struct {
+		cmd    *exec.Cmd
+		stdin  io.WriteCloser
+		stdout *bufio.Scanner
+		stderr *lockedBuffer
+	}
+	children := make([]*child, procs)
+	for i := range children {
+		c := &child{stderr: &lockedBuffer{}}
+		c.cmd = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestLifecycleHelperProcess$", "-test.count=1")
+		c.cmd.Env = append(os.Environ(),
+			envHelper+"=1", envDB+"="+dbPath, envAppDir+"="+appDir, envConnID+"="+rec.ID,
+			envNow+"="+expired.Format(time.RFC3339Nano), envCalls+"="+strconv.Itoa(calls),
+			keys.EnvMasterKey+"="+encKey,
+		)
+		c.cmd.Stderr = c.stderr
+		if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.stdout = bufio.NewScanner(out)
+		if err := c.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		children[i] = c
+	}
+	// The start barrier: every helper has opened the store and built its Manager before any
+	// makes a call.
+	for i, c := range children {
+		if !scanFor(c.stdout, helperReady) {
+			c.cmd.Wait()
+			t.Fatalf("helper %d did not get ready: %s", i, c.stderr)
+		}
+	}
+	for _, c := range children {
+		fmt.Fprintln(c.stdin, helperGo)
+		c.stdin.Close()
+	}
+	total := helperReport{}
+	for i, c := range children {
+		var rep helperReport
+		found := false
+		for c.stdout.Scan() {
+			if line, ok := strings.CutPrefix(c.stdout.Text(), helperResult); ok {
+				if err := json.Unmarshal([]byte(line), &rep); err != nil {
+					t.Fatalf("helper %d: %v", i, err)
+				}
+				found = true
+			}
+		}
+		if err := c.cmd.Wait(); err != nil || !found {
+			t.Fatalf("helper %d: exit %v, report found %v: %s", i, err, found, c.stderr)
+		}
+		total.OK += rep.OK
+		total.Failed += rep.Failed
+		total.Errors = append(total.Errors, rep.Errors...)
+	}
+	if total.OK != procs*calls || total.Failed != 0 {
+		t.Errorf("%d calls succeeded and %d failed, want %d and 0; errors: %q", total.OK, total.Failed, procs*calls, total.Errors)
+	}
+	if got := srv.TokenRequests("refresh_token"); got != 1 {
+		t.Errorf("refresh requests at the token endpoint = %d, want 1", got)
+	}
+	for _, l := range logLines(t, srvLog) {
+		if l["msg"] == "request refused" && l["endpoint"] == "token" {
+			t.Errorf("the token endpoint refused a request: %v", l["error"])
+		}
+	}
+	after := reload(t, m, rec)
+	if after.Status != connections.StatusConnected || after.RefreshCount != 1 {
+		t.Errorf("status %q, refresh count %d; want connected, 1", after.Status, after.RefreshCount)
+	}
+}
+
+// scanFor reads lines from sc until one equals want, and reports whether it came.
+func scanFor(sc *bufio.Scanner, want string) bool {
+	for sc.Scan() {
+		if sc.Text() == want {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLifecycleHelperProcess is a helper process of TestLifecycleProcesses, not a test: it opens
+// the shared store with its own Manager, says it is ready, waits for "go" on stdin, makes its
+// calls at once and reports them on stdout.
+func TestLifecycleHelperProcess(t *testing.T) {
+	if os.Getenv(envHelper) != "1" {
+		t.Skip("a helper process of TestLifecycleProcesses")
+	}
+	ctx := context.Background()
+	dbPath := os.Getenv(envDB)
+	key, err := keys.Load(filepath.Dir(dbPath)) // from PATCHBAY_MASTER_KEY, as patchbay does
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(dbPath, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now, err := time.Parse(time.RFC3339Nano, os.Getenv(envNow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, err := strconv.Atoi(os.Getenv(envCalls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := connections.NewManager(connections.Config{Store: st, Now: func() time.Time { return now }})
+	prog, err := connections.LoadApp(newRegistry(t), os.Getenv(envAppDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record as a run read it before the token expired.
+	rec, err := st.ConnectionByID(ctx, os.Getenv(envConnID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(helperReady)
+	if line, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil || strings.TrimSpace(line) != helperGo {
+		t.Fatalf("waiting for %q on stdin: %q, %v", helperGo, line, err)
+	}
+
+	var mu sync.Mutex
+	var rep helperReport
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := runFlow(ctx, m, prog, rec, "me", nil)
+			if err == nil {
+				if out, _ := res.Output.(map[string]any); out["email"] != oauthtest.UserEmail {
+					err = fmt.Errorf("me answered %v", res.Output)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				rep.Failed++
+				if len(rep.Errors) < 3 {
+					rep.Errors = append(rep.Errors, err.Error())
+				}
+				return
+			}
+			rep.OK++
+		}()
+	}
+	wg.Wait()
+	b, _ := json.Marshal(rep)
+	fmt.Println(helperResult + string(b))
+}
