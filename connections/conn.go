@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -95,7 +96,13 @@ func (c *conn) Authorize(ctx context.Context, req *http.Request) error {
 			return err
 		}
 	}
-	return c.apply(req)
+	rec, env, vault := c.current()
+	if t := rec.Creds.Token; t != nil {
+		// The run must not show the token it carries, refreshed after the run began or not.
+		at := t.AccessToken.Reveal()
+		engine.AddSecrets(ctx, at, url.QueryEscape(at))
+	}
+	return c.apply(req, rec, env, vault)
 }
 
 // Retry refreshes after a response whose status is in refresh.on_status and says whether to
@@ -141,9 +148,8 @@ func (c *conn) token(rec *Record) string {
 	return ""
 }
 
-// apply puts the current record's credentials and request defaults on req.
-func (c *conn) apply(req *http.Request) error {
-	rec, env, vault := c.current()
+// apply puts rec's credentials and request defaults on req; env and vault are rec's.
+func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) error {
 	if c.cfg == nil {
 		return nil
 	}
@@ -214,7 +220,8 @@ func (c *conn) carries(req *http.Request, rec *Record) bool {
 	probe, _ := http.NewRequest(req.Method, req.URL.String(), nil)
 	probe.Header = make(http.Header)
 	probe.URL.RawQuery = ""
-	if err := c.apply(probe); err != nil {
+	_, env, vault := c.current()
+	if err := c.apply(probe, rec, env, vault); err != nil {
 		return true
 	}
 	if c.cfg.Inject != nil && c.cfg.Inject.In == "query" {
