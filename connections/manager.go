@@ -225,13 +225,19 @@ func (m *Manager) Connect(ctx context.Context, prog *engine.Program, req Connect
 // checkName refuses the name of a connection the workspace has already (of any app: names are
 // meant to be unique in a workspace, as the command line addresses connections by name alone),
 // before the provider is asked for anything: a consent given in a browser would otherwise be
-// thrown away at the end.
+// thrown away at the end. A disconnected connection of the same app may be connected again
+// under its name: rec then takes its id, and finish saves over it.
 // A failed lookup is left to the store, which refuses a duplicate when the connection is saved.
 func (m *Manager) checkName(ctx context.Context, rec *Record) error {
-	if cur, err := m.store.Connection(ctx, rec.Workspace, rec.Name); err == nil {
-		return &FieldError{Field: "name", Msg: fmt.Sprintf("a connection named %q (app %s) exists already: choose another name, or delete that one first", rec.Name, cur.App)}
+	cur, err := m.store.Connection(ctx, rec.Workspace, rec.Name)
+	if err != nil {
+		return nil
 	}
-	return nil
+	if cur.App == rec.App && cur.Status == StatusDisconnected {
+		rec.ID, rec.CreatedAt = cur.ID, cur.CreatedAt
+		return nil
+	}
+	return &FieldError{Field: "name", Msg: fmt.Sprintf("a connection named %q (app %s) exists already: choose another name, or delete that one first", rec.Name, cur.App)}
 }
 
 // exchange runs the exchange flow and reads its output as a token.
@@ -264,12 +270,37 @@ func (m *Manager) finish(ctx context.Context, prog *engine.Program, rec *Record)
 		rec.LastTest = &TestResult{At: m.now(), OK: true}
 	}
 	rec.Label = m.label(ctx, prog, rec, out)
+	if rec.ID != "" {
+		// Connecting a disconnected connection again: same id, so what refers to it still does.
+		if err := m.reconnect(ctx, rec); err != nil {
+			return nil, err
+		}
+		m.emit(ctx, rec, "reconnected", "")
+		m.log.Info("connection reconnected", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "type", rec.Type)
+		return rec, nil
+	}
 	if err := m.store.CreateConnection(ctx, rec); err != nil {
 		return nil, fmt.Errorf("store connection %q: %w", rec.Name, err)
 	}
 	m.emit(ctx, rec, "created", "")
 	m.log.Info("connection created", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "type", rec.Type)
 	return rec, nil
+}
+
+// reconnect saves rec over the disconnected connection with its id, under the connection's
+// lock; one that was connected again meanwhile is left alone and refused.
+func (m *Manager) reconnect(ctx context.Context, rec *Record) error {
+	_, err := m.store.Locked(ctx, rec.ID, func(cur *Record) (*Record, error) {
+		if cur.Status != StatusDisconnected {
+			return nil, &FieldError{Field: "name", Msg: fmt.Sprintf("connection %q was connected again meanwhile", rec.Name)}
+		}
+		next := *rec
+		return &next, nil
+	})
+	if err != nil {
+		return fmt.Errorf("store connection %q: %w", rec.Name, err)
+	}
+	return nil
 }
 
 // test runs the app's test flow (if it has one) with conn.

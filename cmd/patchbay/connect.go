@@ -96,12 +96,11 @@ func (e *env) connect(ctx context.Context, o *connectOptions, args []string) int
 		name = app.Key
 	}
 	if old, err := findConnection(ctx, st, name, app.Key); err == nil {
-		what := "a connection"
-		if old.Status == connections.StatusDisconnected {
-			what = "a disconnected connection"
+		if old.Status != connections.StatusDisconnected {
+			fmt.Fprintf(e.stderr, "error: app %s already has a connection named %q: give another --name, or delete it first (patchbay connections delete %s)\n", app.Key, name, name)
+			return exitFailure
 		}
-		fmt.Fprintf(e.stderr, "error: app %s already has %s named %q: give another --name, or delete it first (patchbay connections delete %s)\n", app.Key, what, name, name)
-		return exitFailure
+		fmt.Fprintf(e.stderr, "connecting %q again (it was disconnected: %s)\n", name, old.Reason)
 	}
 	req := connections.ConnectRequest{Name: o.name, Params: o.params, Fields: o.fields, Client: o.client}
 	c := app.Connection

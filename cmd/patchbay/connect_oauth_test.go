@@ -253,7 +253,7 @@ func TestConnectionDisconnected(t *testing.T) {
 	r = cli(t, nil, "", "--data", data, "run", dir, "me", "--connection", "fosite")
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	wantFirst := `error: connection "fosite" is disconnected: `
-	wantLast := "to connect it again: patchbay connections delete fosite && patchbay connect " + dir + " --name fosite"
+	wantLast := "to connect it again: patchbay connect " + dir + " --name fosite"
 	if r.code != 1 || len(lines) != 2 || !strings.HasPrefix(lines[0], wantFirst) || !strings.Contains(lines[0], "invalid_grant") || lines[1] != wantLast {
 		t.Errorf("run with a disconnected connection = %d, stderr:\n%s\nwant 1, %q... (invalid_grant) and\n%s", r.code, r.stderr, wantFirst, wantLast)
 	}
@@ -265,9 +265,22 @@ func TestConnectionDisconnected(t *testing.T) {
 	if r.code != 1 || !strings.HasPrefix(r.stderr, wantFirst) || !strings.HasSuffix(r.stderr, wantLast+"\n") {
 		t.Errorf("connections test = %d\n%s", r.code, r.stderr)
 	}
-	r = cli(t, nil, "", "--data", data, "connect", dir, "--no-browser")
-	if want := "error: app fosite already has a disconnected connection named \"fosite\": give another --name, or delete it first (patchbay connections delete fosite)\n"; r.code != 1 || r.stderr != want {
-		t.Errorf("connect again = %d %q, want 1 %q", r.code, r.stderr, want)
+	// Connecting it again under its name keeps the connection (and its id) and works.
+	c := startConnect(t, "--data", data, "connect", dir, "--listen", "127.0.0.1:0", "--no-browser")
+	cb, err := srv.Approve(c.authorizeURL(t, srv.AuthorizeURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get(t, cb.String())
+	if code, out := c.rest(); code != 0 || !strings.HasPrefix(c.stderr.String(), `connecting "fosite" again (it was disconnected: `) {
+		t.Fatalf("connect again = %d %q, stderr:\n%s", code, out, c.stderr.String())
+	}
+	if r := cli(t, nil, "", "--data", data, "run", dir, "me", "--connection", "fosite"); r.code != 0 {
+		t.Errorf("run after connecting again = %d, stderr:\n%s", r.code, r.stderr)
+	}
+	r = cli(t, nil, "", "--data", data, "connections", "list")
+	if !strings.Contains(r.stdout, "fosite  fosite  oauth2  connected") || strings.Count(r.stdout, "\n") != 2 {
+		t.Errorf("connections list =\n%s\nwant a header and one connected fosite", r.stdout)
 	}
 }
 

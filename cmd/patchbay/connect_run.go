@@ -49,5 +49,5 @@ func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name
 
 // reconnectHint says how to connect a disconnected connection again.
 func reconnectHint(dir, name string) string {
-	return fmt.Sprintf("to connect it again: patchbay connections delete %s && patchbay connect %s --name %s", name, dir, name)
+	return fmt.Sprintf("to connect it again: patchbay connect %s --name %s", dir, name)
 }
