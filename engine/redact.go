@@ -91,8 +91,8 @@ func (r *Redactor) String(s string) string {
 // contains reports whether s contains one of the long secrets. Most strings shown contain
 // none, and strings.Contains finds that far faster than the Replacer, which copies s always.
 func (r *Redactor) contains(s string) bool {
-	if len(s) < minSubstring {
-		return false
+	if len(r.long) == 0 || len(s) < len(r.long[len(r.long)-1]) {
+		return false // shorter than the shortest secret (long is sorted longest first)
 	}
 	for _, secret := range r.long {
 		if strings.Contains(s, secret) {
