@@ -321,7 +321,9 @@ func minInterval(t *Token, d time.Duration) time.Duration {
 	if t == nil || t.Expiry.IsZero() || t.ObtainedAt.IsZero() {
 		return d
 	}
-	if half := t.Expiry.Sub(t.ObtainedAt) / 2; half < d {
+	// A token issued already expired (a clock skew, a provider bug) keeps the full interval:
+	// refreshing it at every request would hammer the provider.
+	if half := t.Expiry.Sub(t.ObtainedAt) / 2; half > 0 && half < d {
 		return half
 	}
 	return d
