@@ -65,10 +65,15 @@ func (c *conn) load(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return err
 	}
+	c.set(rec, env, vault)
+	return nil
+}
+
+// set makes rec, with the template values already built for it, the current record.
+func (c *conn) set(rec *Record, env, vault map[string]any) {
 	c.mu.Lock()
 	c.rec, c.env, c.vault = rec, env, vault
 	c.mu.Unlock()
-	return nil
 }
 
 func (c *conn) current() (*Record, map[string]any, map[string]any) {
@@ -115,8 +120,8 @@ func (c *conn) Retry(ctx context.Context, resp *http.Response) (bool, error) {
 	rec, _, _ := c.current()
 	carried := c.carries(resp.Request, rec)
 	if engine.IsRetry(ctx) {
-		if carried {
-			err := c.disconnect(ctx, fmt.Sprintf("the provider refused a freshly refreshed token (%s)", resp.Status))
+		if carried && rec.Creds.Token != nil {
+			err := c.disconnect(ctx, rec.Creds.Token.AccessToken, fmt.Sprintf("the provider refused a freshly refreshed token (%s)", resp.Status))
 			return false, err
 		}
 		return false, nil
@@ -354,11 +359,17 @@ func (m *Manager) requestToken(ctx context.Context, prog *engine.Program, rec *R
 }
 
 // disconnect marks the connection disconnected under its lock and tells whoever listens.
-func (c *conn) disconnect(ctx context.Context, why string) error {
+func (c *conn) disconnect(ctx context.Context, refused Secret, why string) error {
 	rec, _, _ := c.current()
-	var did bool
+	var did, newer bool
 	saved, err := c.m.store.Locked(context.WithoutCancel(ctx), rec.ID, func(cur *Record) (*Record, error) {
 		if cur.Status == StatusDisconnected {
+			return nil, nil
+		}
+		if cur.Creds.Token != nil && cur.Creds.Token.AccessToken != refused {
+			// Another caller, here or in another process, got a newer token meanwhile: the
+			// refusal was of an old one, and says nothing about the grant.
+			newer = true
 			return nil, nil
 		}
 		did = true
@@ -370,6 +381,9 @@ func (c *conn) disconnect(ctx context.Context, why string) error {
 	}
 	if saved != nil {
 		_ = c.load(ctx, saved)
+	}
+	if newer {
+		return nil
 	}
 	if did {
 		c.m.log.Warn("connection disconnected", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "reason", why)

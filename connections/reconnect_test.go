@@ -2,9 +2,12 @@ package connections_test
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/patchbay/patchbay/connections"
+	"github.com/patchbay/patchbay/engine"
 )
 
 // TestReconnectKeepsID: a connection the provider disconnected is connected again under its
@@ -46,5 +49,33 @@ func TestReconnectKeepsID(t *testing.T) {
 	var fe *connections.FieldError
 	if !errors.As(err, &fe) || fe.Field != "name" {
 		t.Errorf("StartOAuth with the name of a connected connection = %v, want a name error", err)
+	}
+}
+
+// TestRetryRefusedOldTokenKeepsConnection: a retried request refused with 401 disconnects only
+// when the refused token is still the stored one. Here another run refreshed meanwhile (as
+// another process would): the connection must stay connected.
+func TestRetryRefusedOldTokenKeepsConnection(t *testing.T) {
+	e := newLifecycle(t, "", connections.Config{})
+	old, err := e.m.RunOptions(t.Context(), e.prog, e.rec) // holds the first token
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.expire(t)
+	if err := e.me(t.Context(), e.rec); err != nil { // another run refreshes
+		t.Fatalf("call that refreshes: %v", err)
+	}
+	if reload(t, e.m, e.rec).Creds.Token.AccessToken == e.rec.Creds.Token.AccessToken {
+		t.Fatal("the token was not refreshed")
+	}
+	req := httptest.NewRequest(http.MethodGet, e.srv.APIURL(), nil)
+	req.Header.Set("Authorization", "Bearer "+e.rec.Creds.Token.AccessToken.Reveal())
+	resp := &http.Response{StatusCode: http.StatusUnauthorized, Status: "401 Unauthorized", Request: req}
+	again, err := old.Conn.Retry(engine.RetryContext(t.Context()), resp)
+	if again || err != nil {
+		t.Errorf("Retry on the retry's 401 with an old token = %v, %v; want false, nil", again, err)
+	}
+	if got := reload(t, e.m, e.rec); got.Status != connections.StatusConnected || got.Creds.Token == nil {
+		t.Errorf("status %q, token %v; want connected with its token", got.Status, got.Creds.Token != nil)
 	}
 }
