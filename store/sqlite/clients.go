@@ -75,9 +75,9 @@ func scanClient(key keys.Key, sc interface{ Scan(...any) error }) (*connections.
 	if c.CreatedAt, err = time.Parse(timeLayout, created); err != nil {
 		return nil, fmt.Errorf("created_at: %w", err)
 	}
-	b, err := key.Open(sealed, clientAAD(c.Workspace, c.App, c.Name))
+	b, err := clientsSealed.open(key, &sealedRow{workspace: c.Workspace, app: c.App, name: c.Name, sealed: sealed})
 	if err != nil {
-		return nil, fmt.Errorf("cannot decrypt client secret: %w", err)
+		return nil, err
 	}
 	c.Secret = connections.Secret(b)
 	return &c, nil
@@ -99,21 +99,17 @@ func (s *Store) Client(ctx context.Context, workspace, app, name string) (*conne
 // Clients lists the auth clients of a workspace, by app and name.
 func (s *Store) Clients(ctx context.Context, workspace string) ([]*connections.Client, error) {
 	op := fmt.Sprintf("list clients of workspace %q", workspace)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+clientCols+` FROM clients WHERE workspace = ? ORDER BY app, name`, workspace)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer rows.Close()
 	key := s.sealKey()
 	var cs []*connections.Client
-	for rows.Next() {
+	err := eachRow(ctx, s.r, func(rows *sql.Rows) error {
 		c, err := scanClient(key, rows)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+			return err
 		}
 		cs = append(cs, c)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT `+clientCols+` FROM clients WHERE workspace = ? ORDER BY app, name`, workspace)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return cs, nil

@@ -80,9 +80,9 @@ func reveal(v any) any {
 }
 
 func openCreds(key keys.Key, id string, sealed []byte) (connections.Credentials, error) {
-	b, err := key.Open(sealed, connAAD(id))
+	b, err := connsSealed.open(key, &sealedRow{id: id, sealed: sealed})
 	if err != nil {
-		return connections.Credentials{}, fmt.Errorf("cannot decrypt credentials: %w", err)
+		return connections.Credentials{}, err
 	}
 	var sc sealedCreds
 	if err := json.Unmarshal(b, &sc); err != nil {
@@ -216,23 +216,19 @@ func (s *Store) CreateConnection(ctx context.Context, rec *connections.Record) e
 // be unique in a workspace; when two apps have one of that name, the error names the apps.
 func (s *Store) Connection(ctx context.Context, workspace, name string) (*connections.Record, error) {
 	op := fmt.Sprintf("get connection %q in workspace %q", name, workspace)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+connCols+` FROM connections WHERE workspace = ? AND name = ? ORDER BY app`, workspace, name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer rows.Close()
 	var (
 		recs   []*connections.Record
 		sealed []byte
 	)
-	for rows.Next() {
+	err := eachRow(ctx, s.r, func(rows *sql.Rows) error {
 		rec, b, err := scanRecord(rows)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+			return err
 		}
 		recs, sealed = append(recs, rec), b
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT `+connCols+` FROM connections WHERE workspace = ? AND name = ? ORDER BY app`, workspace, name)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	switch len(recs) {
@@ -287,23 +283,19 @@ func (s *Store) byID(ctx context.Context, q querier, id string) (*connections.Re
 // Connections lists the connections of a workspace, by app and name.
 func (s *Store) Connections(ctx context.Context, workspace string) ([]*connections.Record, error) {
 	op := fmt.Sprintf("list connections of workspace %q", workspace)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+connCols+` FROM connections WHERE workspace = ? ORDER BY app, name`, workspace)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer rows.Close()
 	var recs []*connections.Record
-	for rows.Next() {
+	err := eachRow(ctx, s.r, func(rows *sql.Rows) error {
 		rec, sealed, err := scanRecord(rows)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+			return err
 		}
 		if err := s.openRecord(rec, sealed); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", op, connName(rec.Workspace, rec.App, rec.Name), err)
+			return fmt.Errorf("%s: %w", connName(rec.Workspace, rec.App, rec.Name), err)
 		}
 		recs = append(recs, rec)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT `+connCols+` FROM connections WHERE workspace = ? ORDER BY app, name`, workspace)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return recs, nil

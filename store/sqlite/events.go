@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -31,27 +32,24 @@ func (s *Store) AddEvent(ctx context.Context, e connections.Event) error {
 // Events lists the events of a connection, oldest first.
 func (s *Store) Events(ctx context.Context, connectionID string) ([]connections.Event, error) {
 	op := "list events of connection " + connectionID
-	rows, err := s.r.QueryContext(ctx, `SELECT connection_id, kind, workspace, app, name, reason, at FROM events
-		WHERE connection_id = ? ORDER BY id`, connectionID)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer rows.Close()
 	var evs []connections.Event
-	for rows.Next() {
+	err := eachRow(ctx, s.r, func(rows *sql.Rows) error {
 		var (
-			e  connections.Event
-			at string
+			e   connections.Event
+			at  string
+			err error
 		)
 		if err := rows.Scan(&e.ConnectionID, &e.Kind, &e.Workspace, &e.App, &e.Name, &e.Reason, &at); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+			return err
 		}
 		if e.At, err = time.Parse(timeLayout, at); err != nil {
-			return nil, fmt.Errorf("%s: at: %w", op, err)
+			return fmt.Errorf("at: %w", err)
 		}
 		evs = append(evs, e)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT connection_id, kind, workspace, app, name, reason, at FROM events
+		WHERE connection_id = ? ORDER BY id`, connectionID)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return evs, nil

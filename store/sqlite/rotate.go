@@ -41,84 +41,11 @@ func (s *Store) RotateKey(ctx context.Context, newKey keys.Key) error {
 	opener := old.With(newKey)
 
 	var todo []resealed
-	// Read every value before writing any: database/sql cannot write on a transaction while
-	// its rows are open.
-	rows, err := tx.QueryContext(ctx, `SELECT id, workspace, app, name, creds FROM connections ORDER BY id`)
-	if err != nil {
-		return fmt.Errorf("rotate key: %w", err)
-	}
-	for rows.Next() {
-		var (
-			id, ws, app, name string
-			sealed            []byte
-		)
-		if err := rows.Scan(&id, &ws, &app, &name, &sealed); err != nil {
-			rows.Close()
+	for _, t := range []*sealedTable{connsSealed, clientsSealed, vaultSealed} {
+		if todo, err = t.reseal(ctx, tx, opener, newKey, todo); err != nil {
 			return fmt.Errorf("rotate key: %w", err)
 		}
-		plain, err := opener.Open(sealed, connAAD(id))
-		if err != nil {
-			rows.Close()
-			return fmt.Errorf("rotate key: connection %s: cannot decrypt credentials: %w", connName(ws, app, name), err)
-		}
-		todo = append(todo, resealed{`UPDATE connections SET creds = ? WHERE id = ?`, newKey.Seal(plain, connAAD(id)), []any{id}})
 	}
-	if err := closeRows(rows); err != nil {
-		return fmt.Errorf("rotate key: %w", err)
-	}
-
-	rows, err = tx.QueryContext(ctx, `SELECT workspace, app, name, secret FROM clients ORDER BY workspace, app, name`)
-	if err != nil {
-		return fmt.Errorf("rotate key: %w", err)
-	}
-	for rows.Next() {
-		var (
-			ws, app, name string
-			sealed        []byte
-		)
-		if err := rows.Scan(&ws, &app, &name, &sealed); err != nil {
-			rows.Close()
-			return fmt.Errorf("rotate key: %w", err)
-		}
-		aad := clientAAD(ws, app, name)
-		plain, err := opener.Open(sealed, aad)
-		if err != nil {
-			rows.Close()
-			return fmt.Errorf("rotate key: client %s: cannot decrypt client secret: %w", clientName(ws, app, name), err)
-		}
-		todo = append(todo, resealed{`UPDATE clients SET secret = ? WHERE workspace = ? AND app = ? AND name = ?`,
-			newKey.Seal(plain, aad), []any{ws, app, name}})
-	}
-	if err := closeRows(rows); err != nil {
-		return fmt.Errorf("rotate key: %w", err)
-	}
-
-	rows, err = tx.QueryContext(ctx, `SELECT workspace, app, name, value FROM vault ORDER BY workspace, app, name`)
-	if err != nil {
-		return fmt.Errorf("rotate key: %w", err)
-	}
-	for rows.Next() {
-		var (
-			ws, app, name string
-			sealed        []byte
-		)
-		if err := rows.Scan(&ws, &app, &name, &sealed); err != nil {
-			rows.Close()
-			return fmt.Errorf("rotate key: %w", err)
-		}
-		aad := vaultAAD(ws, app, name)
-		plain, err := opener.Open(sealed, aad)
-		if err != nil {
-			rows.Close()
-			return fmt.Errorf("rotate key: vault %s: cannot decrypt vault value: %w", vaultName(ws, app, name), err)
-		}
-		todo = append(todo, resealed{`UPDATE vault SET value = ? WHERE workspace = ? AND app = ? AND name = ?`,
-			newKey.Seal(plain, aad), []any{ws, app, name}})
-	}
-	if err := closeRows(rows); err != nil {
-		return fmt.Errorf("rotate key: %w", err)
-	}
-
 	for _, r := range todo {
 		if _, err := tx.ExecContext(ctx, r.query, append([]any{r.value}, r.args...)...); err != nil {
 			return fmt.Errorf("rotate key: %w", err)
@@ -146,11 +73,4 @@ func (s *Store) RotateKey(ctx context.Context, newKey keys.Key) error {
 		s.log.Warn("checkpoint after key rotation", "err", err)
 	}
 	return nil
-}
-
-func closeRows(rows interface {
-	Err() error
-	Close() error
-}) error {
-	return errors.Join(rows.Err(), rows.Close())
 }

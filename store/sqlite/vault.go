@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/patchbay/patchbay/connections"
@@ -41,29 +42,22 @@ func (s *Store) Vault(ctx context.Context, workspace, app string) (map[string]co
 	if app != "" {
 		op += fmt.Sprintf(" for app %q", app)
 	}
-	// app '' sorts first, so the app's values overwrite the workspace's.
-	rows, err := s.r.QueryContext(ctx, `SELECT app, name, value FROM vault WHERE workspace = ? AND app IN ('', ?) ORDER BY app, name`, workspace, app)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer rows.Close()
 	key := s.sealKey()
 	out := map[string]connections.Secret{}
-	for rows.Next() {
-		var (
-			rowApp, name string
-			sealed       []byte
-		)
-		if err := rows.Scan(&rowApp, &name, &sealed); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
+	// app '' sorts first, so the app's values overwrite the workspace's.
+	err := eachRow(ctx, s.r, func(rows *sql.Rows) error {
+		r := sealedRow{workspace: workspace}
+		if err := rows.Scan(&r.app, &r.name, &r.sealed); err != nil {
+			return err
 		}
-		b, err := key.Open(sealed, vaultAAD(workspace, rowApp, name))
+		b, err := vaultSealed.open(key, &r)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: cannot decrypt vault value: %w", op, vaultName(workspace, rowApp, name), err)
+			return fmt.Errorf("%s: %w", vaultSealed.name(&r), err)
 		}
-		out[name] = connections.Secret(b)
-	}
-	if err := rows.Err(); err != nil {
+		out[r.name] = connections.Secret(b)
+		return nil
+	}, `SELECT app, name, value FROM vault WHERE workspace = ? AND app IN ('', ?) ORDER BY app, name`, workspace, app)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return out, nil
