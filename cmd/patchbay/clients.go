@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/flows"
+	"github.com/patchbay/patchbay/store/sqlite"
 )
 
 var clientsCmd = &command{
@@ -88,32 +88,26 @@ func (e *env) clientsAdd(ctx context.Context, o *clientsOptions, name string) in
 	}
 	secret, err := e.newPrompter().secret(ctx, "Client secret")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
+		return e.fail(err)
 	}
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer st.Close()
-	cl := &connections.Client{
-		Workspace: connections.DefaultWorkspace, App: app.Key, Name: name, ClientID: o.clientID,
-		Secret: connections.Secret(secret), RedirectURL: o.redirectURL, Scopes: o.scopes,
-	}
-	if err := st.PutClient(ctx, cl); err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	kind := "with a secret"
-	if secret == "" {
-		kind = "without a secret (a public client)"
-	}
-	fmt.Fprintf(e.stdout, "added auth client %s of app %s, %s\n", name, app.Key, kind)
-	if def := defaultClient(app); name != def {
-		fmt.Fprintf(e.stderr, "note: app %s's connections use client %q unless patchbay connect is given --client %s\n", app.Key, def, name)
-	}
-	return exitOK
+	return e.withStore(func(st *sqlite.Store) int {
+		cl := &connections.Client{
+			Workspace: connections.DefaultWorkspace, App: app.Key, Name: name, ClientID: o.clientID,
+			Secret: connections.Secret(secret), RedirectURL: o.redirectURL, Scopes: o.scopes,
+		}
+		if err := st.PutClient(ctx, cl); err != nil {
+			return e.fail(err)
+		}
+		kind := "with a secret"
+		if secret == "" {
+			kind = "without a secret (a public client)"
+		}
+		fmt.Fprintf(e.stdout, "added auth client %s of app %s, %s\n", name, app.Key, kind)
+		if def := defaultClient(app); name != def {
+			fmt.Fprintf(e.stderr, "note: app %s's connections use client %q unless patchbay connect is given --client %s\n", app.Key, def, name)
+		}
+		return exitOK
+	})
 }
 
 // defaultClient is the auth client an app's connections use when connect is given none.
@@ -125,24 +119,18 @@ func defaultClient(app *flows.App) string {
 }
 
 func (e *env) clientsList(ctx context.Context, o *clientsOptions) int {
-	appKey := ""
-	if o.app != "" {
-		prog, ok := e.loadApp(o.app)
-		if !ok {
-			return exitFailure
-		}
-		appKey = prog.App.Key
-	}
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
+	_, appKey, ok := e.optionalApp(o.app)
+	if !ok {
 		return exitFailure
 	}
-	defer st.Close()
+	return e.withStore(func(st *sqlite.Store) int { return e.printClients(ctx, st, appKey) })
+}
+
+// printClients prints the auth clients, of the app appKey when it is not "".
+func (e *env) printClients(ctx context.Context, st *sqlite.Store, appKey string) int {
 	list, err := st.Clients(ctx, connections.DefaultWorkspace)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
+		return e.fail(err)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	n := 0
@@ -175,20 +163,11 @@ func (e *env) clientsDelete(ctx context.Context, o *clientsOptions, name string)
 	if !ok {
 		return exitFailure
 	}
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer st.Close()
-	if err := st.DeleteClient(ctx, connections.DefaultWorkspace, prog.App.Key, name); err != nil {
-		if errors.Is(err, connections.ErrNotFound) {
-			fmt.Fprintf(e.stderr, "error: app %s has no auth client %q\n", prog.App.Key, name)
-		} else {
-			fmt.Fprintf(e.stderr, "error: %v\n", err)
+	return e.withStore(func(st *sqlite.Store) int {
+		if err := st.DeleteClient(ctx, connections.DefaultWorkspace, prog.App.Key, name); err != nil {
+			return e.failNotFound(err, "app %s has no auth client %q", prog.App.Key, name)
 		}
-		return exitFailure
-	}
-	fmt.Fprintf(e.stdout, "deleted auth client %s of app %s\n", name, prog.App.Key)
-	return exitOK
+		fmt.Fprintf(e.stdout, "deleted auth client %s of app %s\n", name, prog.App.Key)
+		return exitOK
+	})
 }

@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"github.com/patchbay/patchbay/connections"
+	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
+	"github.com/patchbay/patchbay/store/sqlite"
 )
 
 var connectCmd = &command{
@@ -84,12 +86,11 @@ func (e *env) connect(ctx context.Context, o *connectOptions, args []string) int
 	if !ok {
 		return exitFailure
 	}
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer st.Close()
+	return e.withStore(func(st *sqlite.Store) int { return e.connectApp(ctx, st, prog, o) })
+}
+
+// connectApp connects an account to prog and stores the connection in st.
+func (e *env) connectApp(ctx context.Context, st *sqlite.Store, prog *engine.Program, o *connectOptions) int {
 	app := prog.App
 	name := o.name
 	if name == "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
+	"github.com/patchbay/patchbay/store/sqlite"
 )
 
 var connectionsCmd = &command{
@@ -157,16 +158,14 @@ func view(rec *connections.Record) connView {
 }
 
 func (e *env) connectionsList(ctx context.Context, o connectionsOptions) int {
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer st.Close()
+	return e.withStore(func(st *sqlite.Store) int { return e.printConnections(ctx, st, o) })
+}
+
+// printConnections prints the stored connections as a table, or as JSON with --json.
+func (e *env) printConnections(ctx context.Context, st *sqlite.Store, o connectionsOptions) int {
 	recs, err := st.Connections(ctx, connections.DefaultWorkspace)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
+		return e.fail(err)
 	}
 	if o.json {
 		views := make([]connView, len(recs))
@@ -193,31 +192,22 @@ func (e *env) connectionsList(ctx context.Context, o connectionsOptions) int {
 }
 
 func (e *env) connectionsShow(ctx context.Context, o connectionsOptions, name string) int {
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer st.Close()
-	appKey := ""
-	if o.app != "" {
-		prog, ok := e.loadApp(o.app)
+	return e.withStore(func(st *sqlite.Store) int {
+		_, appKey, ok := e.optionalApp(o.app)
 		if !ok {
 			return exitFailure
 		}
-		appKey = prog.App.Key
-	}
-	rec, err := findConnection(ctx, st, name, appKey)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	v := view(rec)
-	if o.json {
-		return e.printJSON(v)
-	}
-	writeView(e.stdout, v)
-	return exitOK
+		rec, err := findConnection(ctx, st, name, appKey)
+		if err != nil {
+			return e.fail(err)
+		}
+		v := view(rec)
+		if o.json {
+			return e.printJSON(v)
+		}
+		writeView(e.stdout, v)
+		return exitOK
+	})
 }
 
 // writeView prints a connection as "key: value" lines.
@@ -281,50 +271,37 @@ func (e *env) connectionsTest(ctx context.Context, o connectionsOptions, name st
 	if !ok {
 		return exitFailure
 	}
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer st.Close()
-	rec, err := findConnection(ctx, st, name, prog.App.Key)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	if err := e.newManager(st, nil).Test(ctx, prog, rec); err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		if errors.Is(err, connections.ErrDisconnected) {
-			fmt.Fprintln(e.stderr, reconnectHint(o.app, rec.Name))
+	return e.withStore(func(st *sqlite.Store) int {
+		rec, err := findConnection(ctx, st, name, prog.App.Key)
+		if err != nil {
+			return e.fail(err)
 		}
-		return exitFailure
-	}
-	fmt.Fprintf(e.stdout, "ok: %s (%s) passed the test of app %s\n", rec.Name, rec.Label, prog.App.Key)
-	return exitOK
+		if err := e.newManager(st, nil).Test(ctx, prog, rec); err != nil {
+			fmt.Fprintf(e.stderr, "error: %v\n", err)
+			if errors.Is(err, connections.ErrDisconnected) {
+				fmt.Fprintln(e.stderr, reconnectHint(o.app, rec.Name))
+			}
+			return exitFailure
+		}
+		fmt.Fprintf(e.stdout, "ok: %s (%s) passed the test of app %s\n", rec.Name, rec.Label, prog.App.Key)
+		return exitOK
+	})
 }
 
 func (e *env) connectionsDelete(ctx context.Context, o connectionsOptions, name string) int {
-	var (
-		prog   *engine.Program
-		appKey string
-	)
-	if o.app != "" {
-		var ok bool
-		if prog, ok = e.loadApp(o.app); !ok {
-			return exitFailure
-		}
-		appKey = prog.App.Key
-	}
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
+	prog, appKey, ok := e.optionalApp(o.app)
+	if !ok {
 		return exitFailure
 	}
-	defer st.Close()
+	return e.withStore(func(st *sqlite.Store) int { return e.deleteConnection(ctx, st, prog, appKey, name) })
+}
+
+// deleteConnection deletes the connection called name, of the app appKey when it is not "",
+// revoking its token first with prog's revoke flow when prog is not nil.
+func (e *env) deleteConnection(ctx context.Context, st *sqlite.Store, prog *engine.Program, appKey, name string) int {
 	rec, err := findConnection(ctx, st, name, appKey)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
+		return e.fail(err)
 	}
 	err = e.newManager(st, nil).Delete(ctx, prog, rec)
 	var re *connections.RevokeError
@@ -334,8 +311,7 @@ func (e *env) connectionsDelete(ctx context.Context, o connectionsOptions, name 
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
+		return e.fail(err)
 	}
 	switch {
 	case rec.Creds.Token == nil: // no token to revoke
@@ -358,8 +334,7 @@ func (e *env) printJSON(v any) int {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
+		return e.fail(err)
 	}
 	return exitOK
 }

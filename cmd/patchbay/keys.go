@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/patchbay/patchbay/store/keys"
+	"github.com/patchbay/patchbay/store/sqlite"
 )
 
 var keysCmd = &command{
@@ -40,8 +41,7 @@ cannot read or write secrets.`,
 func (e *env) keysRotate(ctx context.Context, _ []string) int {
 	dir, err := e.dataDir()
 	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
+		return e.fail(err)
 	}
 	// store/keys reads the process environment; so does this check.
 	_, fromEnv := os.LookupEnv(keys.EnvMasterKey)
@@ -49,20 +49,15 @@ func (e *env) keysRotate(ctx context.Context, _ []string) int {
 		fmt.Fprintf(e.stderr, "error: %s is set, so the new key must come from %s: set it to a new key (head -c 32 /dev/urandom | base64) and run keys rotate again\n", keys.EnvMasterKey, keys.EnvNewMasterKey)
 		return exitFailure
 	}
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer st.Close()
-	nk, err := keys.Rotate(ctx, dir, st)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	fmt.Fprintf(e.stdout, "rotated the master key: every secret is now under key %s\n", nk.ID())
-	if fromEnv {
-		fmt.Fprintf(e.stderr, "now set %s to the value of %s and unset %s\n", keys.EnvMasterKey, keys.EnvNewMasterKey, keys.EnvNewMasterKey)
-	}
-	return exitOK
+	return e.withStore(func(st *sqlite.Store) int {
+		nk, err := keys.Rotate(ctx, dir, st)
+		if err != nil {
+			return e.fail(err)
+		}
+		fmt.Fprintf(e.stdout, "rotated the master key: every secret is now under key %s\n", nk.ID())
+		if fromEnv {
+			fmt.Fprintf(e.stderr, "now set %s to the value of %s and unset %s\n", keys.EnvMasterKey, keys.EnvNewMasterKey, keys.EnvNewMasterKey)
+		}
+		return exitOK
+	})
 }

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"sort"
 
 	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/flows"
+	"github.com/patchbay/patchbay/store/sqlite"
 )
 
 var vaultCmd = &command{
@@ -40,18 +40,6 @@ sees, its own and the workspace's). vault delete NAME removes one.`,
 	},
 }
 
-// vaultApp returns the key of the app in dir, or "" for the workspace when dir is "".
-func (e *env) vaultApp(dir string) (string, bool) {
-	if dir == "" {
-		return "", true
-	}
-	prog, ok := e.loadApp(dir)
-	if !ok {
-		return "", false
-	}
-	return prog.App.Key, true
-}
-
 // vaultOwner names where a secret lives, for messages.
 func vaultOwner(app string) string {
 	if app == "" {
@@ -64,82 +52,62 @@ func (e *env) vaultSet(ctx context.Context, dir, name string) int {
 	if !flows.IsIdent(name) {
 		return e.usageError("vault name %q must be letters, digits and underscores, as in {{ vault.%s }}", name, name)
 	}
-	app, ok := e.vaultApp(dir)
+	_, app, ok := e.optionalApp(dir)
 	if !ok {
 		return exitFailure
 	}
 	value, err := e.newPrompter().secret(ctx, "Value of "+name)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
+		return e.fail(err)
 	}
 	if value == "" {
 		fmt.Fprintln(e.stderr, "error: the value is empty; nothing was stored")
 		return exitFailure
 	}
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer st.Close()
-	if err := st.SetVault(ctx, connections.DefaultWorkspace, app, name, connections.Secret(value)); err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	fmt.Fprintf(e.stdout, "stored %s in the vault of %s\n", name, vaultOwner(app))
-	return exitOK
+	return e.withStore(func(st *sqlite.Store) int {
+		if err := st.SetVault(ctx, connections.DefaultWorkspace, app, name, connections.Secret(value)); err != nil {
+			return e.fail(err)
+		}
+		fmt.Fprintf(e.stdout, "stored %s in the vault of %s\n", name, vaultOwner(app))
+		return exitOK
+	})
 }
 
 func (e *env) vaultList(ctx context.Context, dir string) int {
-	app, ok := e.vaultApp(dir)
+	_, app, ok := e.optionalApp(dir)
 	if !ok {
 		return exitFailure
 	}
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer st.Close()
-	v, err := st.Vault(ctx, connections.DefaultWorkspace, app)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	names := make([]string, 0, len(v))
-	for k := range v {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintln(e.stdout, n)
-	}
-	if len(names) == 0 {
-		fmt.Fprintf(e.stderr, "the vault of %s is empty\n", vaultOwner(app))
-	}
-	return exitOK
+	return e.withStore(func(st *sqlite.Store) int {
+		v, err := st.Vault(ctx, connections.DefaultWorkspace, app)
+		if err != nil {
+			return e.fail(err)
+		}
+		names := make([]string, 0, len(v))
+		for k := range v {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintln(e.stdout, n)
+		}
+		if len(names) == 0 {
+			fmt.Fprintf(e.stderr, "the vault of %s is empty\n", vaultOwner(app))
+		}
+		return exitOK
+	})
 }
 
 func (e *env) vaultDelete(ctx context.Context, dir, name string) int {
-	app, ok := e.vaultApp(dir)
+	_, app, ok := e.optionalApp(dir)
 	if !ok {
 		return exitFailure
 	}
-	st, err := e.openStore()
-	if err != nil {
-		fmt.Fprintf(e.stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer st.Close()
-	if err := st.DeleteVault(ctx, connections.DefaultWorkspace, app, name); err != nil {
-		if errors.Is(err, connections.ErrNotFound) {
-			fmt.Fprintf(e.stderr, "error: the vault of %s has no secret %q\n", vaultOwner(app), name)
-		} else {
-			fmt.Fprintf(e.stderr, "error: %v\n", err)
+	return e.withStore(func(st *sqlite.Store) int {
+		if err := st.DeleteVault(ctx, connections.DefaultWorkspace, app, name); err != nil {
+			return e.failNotFound(err, "the vault of %s has no secret %q", vaultOwner(app), name)
 		}
-		return exitFailure
-	}
-	fmt.Fprintf(e.stdout, "deleted %s from the vault of %s\n", name, vaultOwner(app))
-	return exitOK
+		fmt.Fprintf(e.stdout, "deleted %s from the vault of %s\n", name, vaultOwner(app))
+		return exitOK
+	})
 }
