@@ -27,37 +27,19 @@ import (
 	"github.com/patchbay/patchbay/store/sqlite"
 )
 
-// logCapture collects the text log lines of a manager and its store, from any goroutine.
-type logCapture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logCapture) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logCapture) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // watched is a manager over a SQLite store in its own folder whose every log line, at debug
 // level, the test keeps.
 type watched struct {
 	m    *connections.Manager
-	logs *logCapture
-	dir  string // the store's folder: patchbay.db and its WAL
+	logs *lockedBuffer // the text log lines of the manager and its store
+	dir  string        // the store's folder: patchbay.db and its WAL
 }
 
 // newWatched returns a watched manager on clock (nil: the real clock); cfg's Store, Logger and
 // Now are set here.
 func newWatched(t *testing.T, clock *fakeClock, cfg connections.Config) *watched {
 	t.Helper()
-	w := &watched{logs: &logCapture{}, dir: t.TempDir()}
+	w := &watched{logs: &lockedBuffer{}, dir: t.TempDir()}
 	log := slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	key, _ := newMasterKey(t)
 	st, err := sqlite.Open(filepath.Join(w.dir, "patchbay.db"), key, sqlite.WithLogger(log))

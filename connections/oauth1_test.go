@@ -1,7 +1,6 @@
 package connections_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -426,24 +425,6 @@ flows:
       add: "{{ steps.add.body.form }}"
       user: "{{ connection.extra.screen_name }}"
 `
-
-// lockedBuffer collects log lines written from any goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // o1Env is one provider, a store holding the app's auth client, and a manager.
 type o1Env struct {

@@ -1,10 +1,11 @@
 package connections_test
 
-// Helpers shared by the connections tests: a fake clock, a Manager over a real SQLite store in
+// Helpers shared by the connections tests: a fake clock, a log buffer, a Manager over a real SQLite store in
 // t.TempDir(), apps loaded from YAML text, and the oauth2 connect flow against an
 // oauthtest.Server. They take testing.TB so benchmarks can use them too.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -51,6 +52,26 @@ func (c *fakeClock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = t
+}
+
+// lockedBuffer collects log lines (or a process's output) written from any goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // newMasterKey returns a fresh master key and its standard base64 encoding, the form

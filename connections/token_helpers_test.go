@@ -60,24 +60,6 @@ func (c *tkClock) Advance(d time.Duration) time.Time {
 	return c.t
 }
 
-// tkBuffer collects log lines written from any goroutine.
-type tkBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *tkBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *tkBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // tkNotifier keeps the events it hears of.
 type tkNotifier struct {
 	mu     sync.Mutex
@@ -484,7 +466,7 @@ type tkEnv struct {
 	appDir string
 	prog   *engine.Program
 	m      *connections.Manager
-	logs   *tkBuffer
+	logs   *lockedBuffer
 	events *tkNotifier
 }
 
@@ -539,7 +521,7 @@ func newTKEnv(t *testing.T, s tkSetup) *tkEnv {
 	if s.mode == "" {
 		s.mode = tkJSON
 	}
-	e := &tkEnv{clock: &tkClock{t: tkT0}, logs: &tkBuffer{}, events: &tkNotifier{}, dbDir: t.TempDir()}
+	e := &tkEnv{clock: &tkClock{t: tkT0}, logs: &lockedBuffer{}, events: &tkNotifier{}, dbDir: t.TempDir()}
 	e.p = newTKProvider(t, e.clock, s.mode, s.lifetime)
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.store = tkOpenStore(t, e.dbDir, log)

@@ -171,10 +171,10 @@ func TestTokenRefreshAcrossProcesses(t *testing.T) {
 	logins, ok := e.p.logins.Load(), e.p.apiOK.Load()
 	const procs, perProc = 3, 20
 	cmds := make([]*exec.Cmd, procs)
-	outs := make([]*tkBuffer, procs)
+	outs := make([]*lockedBuffer, procs)
 	for i := range cmds {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestTokenHelperProcess$", "-test.count=1")
-		outs[i] = &tkBuffer{}
+		outs[i] = &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
 		cmd.Env = append(os.Environ(),
 			"TK_HELPER_PROCESS=1",
