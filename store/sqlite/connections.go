@@ -336,12 +336,7 @@ func (s *Store) update(ctx context.Context, q querier, key keys.Key, id string, 
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return connections.ErrNotFound
-	}
-	return nil
+	return changedRow(res)
 }
 
 // DeleteConnection removes a connection and its credentials, or fails with ErrNotFound.

@@ -264,10 +264,18 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) error {
 	if err != nil {
 		return err
 	}
+	if err := changedRow(res); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// changedRow returns ErrNotFound when the statement of res changed no row.
+func changedRow(res sql.Result) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
 		return connections.ErrNotFound
 	}
-	return tx.Commit()
+	return nil
 }
