@@ -295,6 +295,13 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 			}
 		}
 		switch {
+		case saved == nil && refreshed:
+			// The store could not save fn's record: the token the provider has just issued
+			// is lost, and a refresh token it rotated away, still in the store, will be
+			// refused at the next refresh.
+			c.m.log.Error("new token not saved", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "error", err)
+		case saved == nil && failure != "":
+			c.m.log.Error("disconnect not saved", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "reason", failure, "error", err)
 		case failure != "":
 			c.m.log.Warn("connection disconnected", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "reason", failure)
 			c.m.emit(ctx, saved, "disconnected", failure)

@@ -1,0 +1,179 @@
+package connections_test
+
+// Tests of defects found in a review of the connection half, each named after its defect.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/connections"
+)
+
+// rvProvider is a login endpoint and an API on one httptest server. POST /login trades
+// {"username","password"} for a session token ("tok-N") and answers {"token", "n"}, n being
+// what the test sets; GET /me and GET /items take a token that is valid (issued and not
+// revoked); GET /forbidden answers 403 to a valid token, as an API does for a resource the
+// account may not see.
+type rvProvider struct {
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	n       any             // the "n" of the next login answer
+	issued  []string        // tokens issued, oldest first
+	revoked map[string]bool // tokens the API no longer takes
+	logins  int
+}
+
+func newRVProvider(t *testing.T) *rvProvider {
+	t.Helper()
+	p := &rvProvider{n: 1, revoked: map[string]bool{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]string
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in["username"] != tkUser || in["password"] != tkPassword {
+			writeJSONBody(w, http.StatusUnauthorized, map[string]any{"error": "invalid credentials"})
+			return
+		}
+		p.mu.Lock()
+		p.logins++
+		tok := fmt.Sprintf("tok-%d-%s", len(p.issued)+1, strings.Repeat("x", 12))
+		p.issued = append(p.issued, tok)
+		n := p.n
+		p.mu.Unlock()
+		writeJSONBody(w, http.StatusOK, map[string]any{"token": tok, "n": n})
+	})
+	api := func(status int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Session ")
+			p.mu.Lock()
+			ok := !p.revoked[tok]
+			found := false
+			for _, t := range p.issued {
+				found = found || t == tok
+			}
+			p.mu.Unlock()
+			if !ok || !found {
+				writeJSONBody(w, http.StatusUnauthorized, map[string]any{"error": "invalid session"})
+				return
+			}
+			writeJSONBody(w, status, map[string]any{"name": "Alice Example"})
+		}
+	}
+	mux.HandleFunc("GET /me", api(http.StatusOK))
+	mux.HandleFunc("GET /items", api(http.StatusOK))
+	mux.HandleFunc("GET /forbidden", api(http.StatusForbidden))
+	p.srv = httptest.NewServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *rvProvider) set(fn func(p *rvProvider)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(p)
+}
+
+func (p *rvProvider) loginCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logins
+}
+
+// rvApp is a token app against p: exchange logs in (its output's extra value weight is 1/n),
+// refresh is the app's refresh mapping ("" for none) and lifetime the expires_in the exchange
+// states ("" for none).
+func rvApp(p *rvProvider, refresh, lifetime string) string {
+	src := `app: review
+base_url: ` + p.srv.URL + `
+connection:
+  type: token
+  fields:
+    - {key: username, label: Username, required: true}
+    - {key: password, label: Password, required: true, sensitive: true}
+  inject: {in: header, name: Authorization, value: "Session {{ token }}"}
+`
+	if refresh != "" {
+		src += "  refresh: " + refresh + "\n"
+	}
+	src += `flows:
+  exchange:
+    steps:
+      - id: login
+        call_api:
+          method: POST
+          path: /login
+          json: {username: "{{ connection.fields.username }}", password: "{{ connection.fields.password }}"}
+    output:
+      access_token: "{{ steps.login.body.token }}"
+`
+	if lifetime != "" {
+		src += "      expires_in: " + lifetime + "\n"
+	}
+	src += `      weight: "{{ 1 / steps.login.body.n }}"
+  test:
+    steps:
+      - id: me
+        call_api: {method: GET, path: /me}
+  list:
+    steps:
+      - id: items
+        call_api: {method: GET, path: /items}
+  forbidden:
+    steps:
+      - id: secret
+        call_api: {method: GET, path: /forbidden}
+`
+	return src
+}
+
+// rvConnect connects the account "work" of prog.
+func rvConnect(t *testing.T, m *connections.Manager, src string) (*connections.Record, func(ctx context.Context, flow string) error) {
+	t.Helper()
+	prog := loadApp(t, src)
+	rec, err := m.Connect(t.Context(), prog, connections.ConnectRequest{
+		Name: "work", Fields: map[string]string{"username": tkUser, "password": tkPassword},
+	})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	run := func(ctx context.Context, flow string) error {
+		cur := reload(t, m, rec)
+		_, err := runFlow(ctx, m, prog, cur, flow, nil)
+		return err
+	}
+	return rec, run
+}
+
+// TestRefreshNotSavedDoesNotPanic: a token request whose result the store cannot save (here
+// its extra value is +Inf, which JSON cannot encode) failed with a nil pointer panic in the
+// refresh's log line, in every run waiting on that refresh. The request must fail with the
+// save's error, the store keep the old token, and an operator hear of it.
+func TestRefreshNotSavedDoesNotPanic(t *testing.T) {
+	p := newRVProvider(t)
+	clock := newFakeClock(tkT0)
+	logs := &lockedBuffer{}
+	m := newManagerConfig(t, clock, connections.Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	rec, run := rvConnect(t, m, rvApp(p, "", "60"))
+	old := rec.Creds.Token.AccessToken
+	p.set(func(p *rvProvider) { p.n = 0 }) // the next login's weight is 1/0
+	clock.Advance(45 * time.Second)        // past half the token's lifetime: due
+
+	err := run(t.Context(), "list")
+	if err == nil || strings.Contains(err.Error(), "panic") || !strings.Contains(err.Error(), "unsupported value: +Inf") {
+		t.Fatalf("run = %v, want the save's error (unsupported value: +Inf) and no panic", err)
+	}
+	if got := reload(t, m, rec); got.Status != connections.StatusConnected || got.Creds.Token.AccessToken != old {
+		t.Errorf("stored: status %s, token %s; want connected with the old token %s", got.Status, got.Creds.Token.AccessToken.Reveal(), old.Reveal())
+	}
+	if l := logs.String(); !strings.Contains(l, `level=ERROR msg="new token not saved"`) || strings.Contains(l, "tok-") {
+		t.Errorf("logs = %s\nwant an error line saying the new token was not saved, without a token", l)
+	}
+}
