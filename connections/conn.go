@@ -112,7 +112,7 @@ func (c *conn) Authorize(ctx context.Context, req *http.Request) error {
 
 // Retry refreshes after a response whose status is in refresh.on_status and says whether to
 // send the request again. On the retry's own response it disconnects the connection when the
-// fresh token was refused as well.
+// fresh token was refused as well (401).
 func (c *conn) Retry(ctx context.Context, resp *http.Response) (bool, error) {
 	if !c.refreshable() || !slices.Contains(c.refresh.OnStatus, resp.StatusCode) {
 		return false, nil
@@ -120,7 +120,10 @@ func (c *conn) Retry(ctx context.Context, resp *http.Response) (bool, error) {
 	rec, _, _ := c.current()
 	carried := c.carries(resp.Request, rec)
 	if engine.IsRetry(ctx) {
-		if carried && rec.Creds.Token != nil {
+		// Only a 401 says a fresh token was refused. Another status the app lists (403) may
+		// as well mean that the account may not see this resource: the request fails, and
+		// the connection is kept.
+		if carried && rec.Creds.Token != nil && resp.StatusCode == http.StatusUnauthorized {
 			err := c.disconnect(ctx, rec.Creds.Token.AccessToken, fmt.Sprintf("the provider refused a freshly refreshed token (%s)", resp.Status))
 			return false, err
 		}

@@ -5,10 +5,12 @@ package connections_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -175,5 +177,35 @@ func TestRefreshNotSavedDoesNotPanic(t *testing.T) {
 	}
 	if l := logs.String(); !strings.Contains(l, `level=ERROR msg="new token not saved"`) || strings.Contains(l, "tok-") {
 		t.Errorf("logs = %s\nwant an error line saying the new token was not saved, without a token", l)
+	}
+}
+
+// TestRetryForbiddenAfterFreshTokenKeepsConnection: with on_status [401, 403], a request for a
+// resource the account may not see (403 whatever the token) got a new token and a retry, as
+// asked, and then the retry's 403 disconnected the connection, deleting its credentials. Only
+// a 401 after a fresh token says the grant is gone (DESIGN.md section 5); a 403 fails the
+// request and changes nothing.
+func TestRetryForbiddenAfterFreshTokenKeepsConnection(t *testing.T) {
+	p := newRVProvider(t)
+	events := &tkNotifier{}
+	m := newManagerConfig(t, newFakeClock(tkT0), connections.Config{Notifier: events})
+	rec, run := rvConnect(t, m, rvApp(p, "{on_status: [401, 403]}", ""))
+
+	err := run(t.Context(), "forbidden")
+	if err == nil || !strings.Contains(err.Error(), "403 Forbidden") || errors.Is(err, connections.ErrDisconnected) {
+		t.Fatalf("run = %v, want the API's 403, not a disconnect", err)
+	}
+	if n := p.loginCount(); n != 2 {
+		t.Errorf("%d token requests, want 2 (connect, then one after the first 403)", n)
+	}
+	got := reload(t, m, rec)
+	if got.Status != connections.StatusConnected || got.Creds.Token == nil || got.Creds.Fields["password"].Reveal() != tkPassword {
+		t.Errorf("stored: status %s (%s), token %v, fields %v; want connected with its credentials", got.Status, got.Reason, got.Creds.Token, got.Creds.Fields)
+	}
+	if k := events.kinds(); slices.Contains(k, "disconnected") {
+		t.Errorf("events %q, want no disconnected", k)
+	}
+	if err := run(t.Context(), "list"); err != nil {
+		t.Errorf("a later run: %v", err)
 	}
 }
