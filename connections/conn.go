@@ -262,7 +262,7 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 			}
 			now := c.m.now()
 			tok := cur.Creds.Token
-			if tok != nil && tok.AccessToken != stale && !refreshDue(tok, now, c.refresh.BeforeExpiry) {
+			if tok != nil && tok.AccessToken != stale && !refreshDue(tok, now, c.refresh.BeforeExpiry) && (!reactive || vouched(tok, now, c.refresh.MinInterval)) {
 				return nil, nil // refreshed meanwhile
 			}
 			if !cur.LastRefresh.IsZero() && now.Sub(cur.LastRefresh) < minInterval(tok, c.refresh.MinInterval) {
@@ -327,6 +327,15 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 		return nil, err
 	}
 	return saved, nil
+}
+
+// vouched reports whether a token newer than the one a refused request carried may be taken
+// for a fresh one without asking the provider: its stated expiry says it is good, or it was
+// obtained within min_interval. A token without an expiry obtained longer ago may have died
+// unnoticed since; taken, its refusal on the retry would disconnect a connection whose
+// credentials are good.
+func vouched(t *Token, now time.Time, d time.Duration) bool {
+	return !t.Expiry.IsZero() || !now.After(t.ObtainedAt.Add(minInterval(t, d)))
 }
 
 // minInterval is refresh.min_interval for the token t, capped at half its lifetime as

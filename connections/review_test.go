@@ -209,3 +209,45 @@ func TestRetryForbiddenAfterFreshTokenKeepsConnection(t *testing.T) {
 		t.Errorf("a later run: %v", err)
 	}
 }
+
+// TestRefusedTokenTakesNoOldTokenWithoutExpiry: a run holding an old token that was refused
+// took the newer token another run had stored as fresh, without asking the provider, and when
+// that one was refused too (a token with no stated expiry, which had died unnoticed since),
+// disconnected the connection, though its credentials were good. A token without a stated
+// expiry, obtained longer than min_interval ago, is not taken as fresh: a new one is requested.
+func TestRefusedTokenTakesNoOldTokenWithoutExpiry(t *testing.T) {
+	p := newRVProvider(t)
+	clock := newFakeClock(tkT0)
+	events := &tkNotifier{}
+	m := newManagerConfig(t, clock, connections.Config{Notifier: events})
+	prog := loadApp(t, rvApp(p, "", ""))
+	ctx := t.Context()
+	rec, err := m.Connect(ctx, prog, connections.ConnectRequest{Name: "work", Fields: map[string]string{"username": tkUser, "password": tkPassword}})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	long, err := m.RunOptions(ctx, prog, reload(t, m, rec)) // a long run: it holds tok-1
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p.set(func(p *rvProvider) { p.revoked[p.issued[0]] = true })
+	if _, err := runFlow(ctx, m, prog, reload(t, m, rec), "list", nil); err != nil { // another run: tok-1 refused, tok-2
+		t.Fatalf("the other run: %v", err)
+	}
+	clock.Advance(10 * time.Minute)
+	p.set(func(p *rvProvider) { p.revoked[p.issued[1]] = true }) // tok-2 dies unnoticed
+
+	if _, err := prog.Run(ctx, "list", long); err != nil {
+		t.Fatalf("the long run, after its token and the stored one died: %v", err)
+	}
+	if n := p.loginCount(); n != 3 {
+		t.Errorf("%d token requests, want 3 (connect, the other run's, the long run's)", n)
+	}
+	if got := reload(t, m, rec); got.Status != connections.StatusConnected {
+		t.Errorf("status %s (%s), want connected", got.Status, got.Reason)
+	}
+	if k := events.kinds(); slices.Contains(k, "disconnected") {
+		t.Errorf("events %q, want no disconnected", k)
+	}
+}
