@@ -274,7 +274,7 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 			newTok, err := c.m.requestToken(ctx, c.prog, cur)
 			if err != nil {
 				next := *cur
-				next.LastError = reason(err, engine.NewRedactor(secretsOf(cur)...))
+				next.LastError = reason(err, c.redactor(cur))
 				if rejected(err) {
 					failure = next.LastError
 					return disconnected(&next, failure), &DisconnectedError{Name: cur.Name, Reason: failure}
@@ -434,6 +434,20 @@ type errConn struct{ err error }
 
 func (e errConn) Authorize(context.Context, *http.Request) error      { return e.err }
 func (e errConn) Retry(context.Context, *http.Response) (bool, error) { return false, nil }
+
+// redactor redacts rec's secrets and those of the connection's run values: the auth client's
+// secret and the vault, which a token request sends and a provider may echo in its error.
+func (c *conn) redactor(rec *Record) *engine.Redactor {
+	all := secretsOf(rec)
+	_, env, vault := c.current()
+	if cl, ok := env["client"].(map[string]any); ok {
+		all = append(all, flows.Stringify(cl["secret"]))
+	}
+	for _, v := range vault {
+		all = append(all, flows.Stringify(v))
+	}
+	return engine.NewRedactor(all...)
+}
 
 // secretsOf lists a record's secret values, for redaction.
 func secretsOf(rec *Record) []string {

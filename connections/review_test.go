@@ -251,3 +251,47 @@ func TestRefusedTokenTakesNoOldTokenWithoutExpiry(t *testing.T) {
 		t.Errorf("events %q, want no disconnected", k)
 	}
 }
+
+// TestRefreshRefusalReasonRedactsClientSecret: the reason of a disconnect is read from the
+// token endpoint's error_description as it came, redacted only with the connection's own
+// credentials; a provider echoing the client secret in it put the secret in clear into the
+// database (reason, last_error, the event), the log line and the run's error.
+func TestRefreshRefusalReasonRedactsClientSecret(t *testing.T) {
+	desc := "client " + plainClientID + " with secret " + plainClientSecret + " may not use this refresh token"
+	p := newPlainProvider(t, map[string]http.HandlerFunc{
+		"/token": func(w http.ResponseWriter, r *http.Request) {
+			writeJSONBody(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": desc})
+		},
+		"/api/me": bearerAPI("at-old-0123456789"),
+	})
+	clock := newFakeClock(tkT0)
+	w := newWatched(t, clock, connections.Config{})
+	prog := loadApp(t, plainApp(p, "", ""))
+	putPlainClient(t, w.m, "plain")
+	rec := &connections.Record{
+		Workspace: connections.DefaultWorkspace, App: "plain", Name: "work", Type: "oauth2", Status: connections.StatusConnected, Client: "plain",
+		Creds: connections.Credentials{Token: &connections.Token{
+			AccessToken: "at-old-0123456789", RefreshToken: "rt-old-0123456789", ObtainedAt: tkT0.Add(-2 * time.Hour), Expiry: tkT0.Add(-time.Hour),
+		}},
+	}
+	if err := w.m.Store().CreateConnection(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := runFlow(t.Context(), w.m, prog, reload(t, w.m, rec), "test", nil)
+	if !errors.Is(err, connections.ErrDisconnected) {
+		t.Fatalf("run = %v, want disconnected", err)
+	}
+	got := reload(t, w.m, rec)
+	if want := "may not use this refresh token"; !strings.Contains(got.Reason, want) {
+		t.Errorf("reason %q, want the provider's words %q", got.Reason, want)
+	}
+	events, _ := w.m.Store().Events(t.Context(), rec.ID)
+	evs, _ := json.Marshal(events)
+	for what, text := range map[string]string{
+		"the error": err.Error(), "the reason": got.Reason, "the last error": got.LastError, "the events": string(evs),
+		"the logs": w.logs.String(), "the database": w.files(t),
+	} {
+		tkNoSecret(t, what, text, []string{plainClientSecret})
+	}
+}
