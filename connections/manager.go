@@ -510,7 +510,8 @@ func (m *Manager) RunOptions(ctx context.Context, prog *engine.Program, rec *Rec
 	conn := m.newConn(prog, rec)
 	conn.stored = rec.ID != ""
 	conn.set(rec, env, vault)
-	return engine.Options{Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.client, Logger: m.log}, nil
+	red := engine.NewRedactor(append(secrets, vaultValues(vault)...)...)
+	return engine.Options{Conn: conn, Connection: env, Vault: vault, Secrets: secrets, Redactor: red, HTTPClient: m.client, Logger: m.log}, nil
 }
 
 // runPrivate runs one of the app's private flows for rec. input is what the runtime offers the
@@ -532,6 +533,12 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 	if err != nil {
 		return nil, err
 	}
+	// What the runtime offers is secret whether or not the flow declares it sensitive.
+	for _, k := range secretInputs {
+		if s, ok := offered[k].(string); ok {
+			secrets = append(secrets, s)
+		}
+	}
 	res, err := prog.Run(ctx, flow, engine.Options{
 		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.client, Logger: m.log,
 	})
@@ -540,6 +547,20 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 	}
 	return res.Output, nil
 }
+
+// vaultValues lists a vault's values, for redaction.
+func vaultValues(vault map[string]any) []string {
+	out := make([]string, 0, len(vault))
+	for _, v := range vault {
+		out = append(out, flows.Stringify(v))
+	}
+	return out
+}
+
+// secretInputs are the inputs the runtime offers private flows that are secrets: the OAuth
+// code and PKCE verifier (exchange, authorize), the refresh token (refresh), the token to
+// revoke (revoke).
+var secretInputs = []string{"code", "code_verifier", "refresh_token", "token"}
 
 func appEnv(app *flows.App) map[string]any {
 	return map[string]any{"key": app.Key, "name": app.Name, "version": app.Version}

@@ -295,3 +295,46 @@ func TestRefreshRefusalReasonRedactsClientSecret(t *testing.T) {
 		tkNoSecret(t, what, text, []string{plainClientSecret})
 	}
 }
+
+// TestPrivateFlowRedactsCodeAndVerifier: the authorization code and the PKCE verifier the
+// runtime hands an app's own exchange flow were redacted only when the flow declared them
+// sensitive; a flow that did not, and failed, showed both in its error (the URL of a GET
+// token request), which connect prints and the browser's page shows.
+func TestPrivateFlowRedactsCodeAndVerifier(t *testing.T) {
+	const exchange = `  exchange:
+    inputs:
+      code: {type: string, required: true}
+      code_verifier: {type: string}
+    steps:
+      - id: token
+        call_api:
+          method: GET
+          path: /token
+          query: {code: "{{ input.code }}", code_verifier: "{{ input.code_verifier }}"}
+    output:
+      access_token: "{{ steps.token.body.access_token }}"
+`
+	var verifier string
+	var mu sync.Mutex
+	p := newPlainProvider(t, map[string]http.HandlerFunc{
+		"/api/token": func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			verifier = r.URL.Query().Get("code_verifier")
+			mu.Unlock()
+			writeJSONBody(w, http.StatusBadRequest, map[string]any{"error": "invalid_request"})
+		},
+	})
+	m := newManager(t, nil)
+	prog := loadApp(t, plainApp(p, "", exchange))
+	putPlainClient(t, m, "plain")
+	_, _, err := connectPlain(t, m, prog, "a")
+	if err == nil || !strings.Contains(err.Error(), "400 Bad Request") {
+		t.Fatalf("connect = %v, want the token endpoint's 400", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(verifier) < 43 {
+		t.Fatalf("the token endpoint got code_verifier %q, want a PKCE verifier", verifier)
+	}
+	tkNoSecret(t, "the error", err.Error(), []string{plainCode, verifier})
+}
