@@ -27,9 +27,9 @@ func NewRedactor(secrets ...string) *Redactor {
 	return r
 }
 
-// With returns a redactor for r's secrets and more.
+// With returns a redactor for r's secrets and more; r itself when it has them all already.
 func (r *Redactor) With(secrets ...string) *Redactor {
-	if len(secrets) == 0 {
+	if r.hasAll(secrets) {
 		return r
 	}
 	n := &Redactor{secrets: map[string]bool{}}
@@ -40,6 +40,16 @@ func (r *Redactor) With(secrets ...string) *Redactor {
 	}
 	n.add(secrets)
 	return n
+}
+
+// hasAll reports whether r redacts every non-empty secret (a nil r: whether there is none).
+func (r *Redactor) hasAll(secrets []string) bool {
+	for _, s := range secrets {
+		if s != "" && (r == nil || !r.secrets[s]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Redactor) add(secrets []string) {

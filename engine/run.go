@@ -26,7 +26,7 @@ func (p *Program) Run(ctx context.Context, name string, opts Options) (*Result, 
 	if r.log == nil {
 		r.log = discardLogger
 	}
-	r.redact.Store(NewRedactor(opts.Secrets...).With(vaultSecrets(opts.Vault)...))
+	r.redact.Store(opts.Redactor.With(append(vaultSecrets(opts.Vault), opts.Secrets...)...))
 	r.app = p.appEnv
 	r.trace = make([]*StepTrace, 0, len(f.Steps))
 	res := &Result{Flow: name, Start: time.Now()}
@@ -44,8 +44,9 @@ func (p *Program) Run(ctx context.Context, name string, opts Options) (*Result, 
 	return res, nil
 }
 
+// vaultSecrets lists the vault's values, with room for the run's other secrets.
 func vaultSecrets(v map[string]any) []string {
-	out := make([]string, 0, len(v))
+	out := make([]string, 0, len(v)+8)
 	for _, x := range v {
 		out = append(out, flows.Stringify(x))
 	}

@@ -67,6 +67,10 @@ type Options struct {
 	Vault map[string]any
 	// Secrets are more values to redact wherever a value is shown (tokens, sensitive fields).
 	Secrets []string
+	// Redactor, when set, redacts some or all of Secrets and Vault already: built once with
+	// NewRedactor for options that many runs reuse, it spares each run building its own. The
+	// run adds what it lacks.
+	Redactor *Redactor
 	// HTTPClient sends call_api requests (default: a client with http.DefaultTransport).
 	HTTPClient *http.Client
 	// Limits bound the run.
