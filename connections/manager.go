@@ -406,19 +406,21 @@ func (m *Manager) FinishOAuth(ctx context.Context, prog *engine.Program, p *Pend
 	if p.oauth1 != nil {
 		return m.finishOAuth1(ctx, prog, p, query)
 	}
-	if e := query.Get("error"); e != "" {
-		msg := "the provider refused access: " + e
-		if d := query.Get("error_description"); d != "" {
-			msg += ": " + d
-		}
-		return nil, errors.New(msg)
-	}
+	// The state first: an error callback must be this connection's too, or anyone who can
+	// send the redirect could end it with words of their own.
 	got := query.Get("state")
 	if got == "" {
 		return nil, ErrStateMissing
 	}
 	if subtle.ConstantTimeCompare([]byte(got), []byte(p.State)) != 1 {
 		return nil, ErrStateMismatch
+	}
+	if e := query.Get("error"); e != "" {
+		msg := "the provider refused access: " + e
+		if d := query.Get("error_description"); d != "" {
+			msg += ": " + d
+		}
+		return nil, errors.New(msg)
 	}
 	if m.now().After(p.Expires) {
 		return nil, ErrPendingExpired

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -337,4 +338,32 @@ func TestPrivateFlowRedactsCodeAndVerifier(t *testing.T) {
 		t.Fatalf("the token endpoint got code_verifier %q, want a PKCE verifier", verifier)
 	}
 	tkNoSecret(t, "the error", err.Error(), []string{plainCode, verifier})
+}
+
+// TestOAuthErrorCallbackChecksState: a callback with an error parameter was believed before
+// its state was checked, so anyone able to send the redirect (a page the user visits, another
+// local process) could end a pending connection with words of their own shown as the
+// provider's. Its state must match like any other callback's (RFC 6749 4.1.2.1 returns it).
+func TestOAuthErrorCallbackChecksState(t *testing.T) {
+	tests := []struct {
+		name   string
+		query  url.Values
+		wantIs error
+	}{
+		{"forged state", url.Values{"error": {"access_denied"}, "error_description": {"visit evil.example to fix"}, "state": {"forged-state-0123456789"}}, connections.ErrStateMismatch},
+		{"no state", url.Values{"error": {"access_denied"}, "error_description": {"visit evil.example to fix"}}, connections.ErrStateMissing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newPlainProvider(t, map[string]http.HandlerFunc{"/token": tokenJSON(map[string]any{"access_token": "at-1"})})
+			m := newManager(t, nil)
+			prog := loadApp(t, plainApp(p, "", ""))
+			putPlainClient(t, m, "plain")
+			pending := beginOAuth(t, m, prog, "a")
+			_, err := m.FinishOAuth(t.Context(), prog, pending, tt.query)
+			if !errors.Is(err, tt.wantIs) {
+				t.Errorf("FinishOAuth = %v, want %v", err, tt.wantIs)
+			}
+		})
+	}
 }
