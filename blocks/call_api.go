@@ -753,11 +753,11 @@ func (b *CallAPI) evalOptions(st *engine.State, r *request) error {
 func toDuration(v any) (time.Duration, error) {
 	switch x := v.(type) {
 	case int:
-		if x >= 0 {
+		if x >= 0 && int64(x) <= maxSeconds {
 			return time.Duration(x) * time.Second, nil
 		}
 	case float64:
-		if x >= 0 {
+		if x >= 0 && x <= float64(maxSeconds) {
 			return time.Duration(x * float64(time.Second)), nil
 		}
 	case time.Duration:

@@ -779,3 +779,25 @@ func TestCallAPIConcurrentRuns(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestCallAPITimeoutHugeSecondsOverflow: a timeout in seconds beyond what a time.Duration holds
+// wrapped around (18446744074 seconds timed the request out after 0.29s) instead of failing.
+func TestCallAPITimeoutHugeSecondsOverflow(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(okJSON))
+	defer ts.Close()
+	for _, tc := range []struct{ name, body, err string }{
+		{"seconds", `{path: /x, timeout: "{{ 18446744074 }}"}`, `app.yaml:9:9: step "x" (call_api): timeout: want a duration such as 30s, found "18446744074"`},
+		{"float seconds", `{path: /x, timeout: "{{ 1e10 }}"}`, `app.yaml:9:9: step "x" (call_api): timeout: want a duration such as 30s, found "10000000000"`},
+		{"largest", `{path: /x, timeout: "{{ 9223372036 }}"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := capiRun(t, ts.URL, capiApp(tc.body), engine.Options{})
+			if err != tc.err {
+				t.Errorf("error:\n%s\nwant:\n%s", err, tc.err)
+			}
+		})
+	}
+	if _, err := capiLoad(t, ts.URL, capiApp(`{path: /x, timeout: 18446744074}`)); err != `app.yaml:10:39: timeout 18446744074 is out of range` {
+		t.Errorf("load error = %s", err)
+	}
+}

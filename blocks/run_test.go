@@ -547,3 +547,28 @@ flows:
 		t.Errorf("depths = %v, want %v", depths, want)
 	}
 }
+
+// TestRunRetryAfterHugeSecondsOverflow: a Retry-After in seconds beyond what a time.Duration
+// holds wrapped around (18446744074 seconds waited 0.29s) instead of being ignored as too long.
+func TestRunRetryAfterHugeSecondsOverflow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		var at []time.Time
+		a := ctlLoad(t, `app: t
+flows:
+  main:
+    steps:
+      - flaky: {fail: 1, status: 429, retry_after: "18446744074"}
+        retry: {backoff: 1s, jitter: false}
+`, flakyType(&calls, &at))
+		if _, err := a.run("main", engine.Options{}); err != "" {
+			t.Fatal(err)
+		}
+		if len(at) != 2 {
+			t.Fatalf("%d attempts, want 2", len(at))
+		}
+		if w := at[1].Sub(at[0]); w != time.Second {
+			t.Errorf("waited %v, want the backoff, 1s", w)
+		}
+	})
+}

@@ -75,6 +75,9 @@ func compileWaitDuration(c *engine.Compiler, n *yaml.Node) *flows.Value {
 	return v
 }
 
+// maxSeconds is the most seconds a time.Duration holds.
+const maxSeconds = math.MaxInt64 / int64(time.Second)
+
 // waitDuration reads a duration: a Go duration, a number of seconds, or a time.Duration.
 func waitDuration(v any) (time.Duration, error) {
 	var d time.Duration
@@ -82,8 +85,11 @@ func waitDuration(v any) (time.Duration, error) {
 	case time.Duration:
 		d = x
 	case int:
-		d = time.Duration(x) * time.Second
+		return waitDuration(int64(x))
 	case int64:
+		if x > maxSeconds || x < -maxSeconds {
+			return 0, fmt.Errorf("duration %d is out of range", x)
+		}
 		d = time.Duration(x) * time.Second
 	case float64:
 		if math.IsNaN(x) || math.Abs(x) > math.MaxInt64/float64(time.Second) {

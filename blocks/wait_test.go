@@ -1,6 +1,7 @@
 package blocks_test
 
 import (
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -137,6 +138,56 @@ app.yaml:7:15: wait: duration or until is missing (duration: 5s)
 app.yaml:8:23: wait: until: "yesterday" is not an RFC 3339 time such as 2025-01-02T15:04:05Z
 app.yaml:9:26: wait: duration -5s is negative`
 	if _, err := ctlLoadApp(t, src); err != want {
+		t.Errorf("load error:\n%s\nwant:\n%s", err, want)
+	}
+}
+
+// TestWaitHugeSecondsOverflow: a number of seconds beyond what a time.Duration holds wrapped
+// around (wait: 18446744074 waited 0.29s, -9223372037 292 years) instead of failing.
+func TestWaitHugeSecondsOverflow(t *testing.T) {
+	const src = `app: t
+flows:
+  main:
+    inputs:
+      d: {type: integer}
+    steps:
+      - id: w
+        wait: {duration: "{{ input.d }}"}
+`
+	tests := []struct {
+		in   int
+		err  string
+		want time.Duration
+	}{
+		{18446744074, `app.yaml:7:9: step "w" (wait): duration 18446744074 is out of range`, 0},
+		{-9223372037, `app.yaml:7:9: step "w" (wait): duration -9223372037 is out of range`, 0},
+		{9223372036, `app.yaml:7:9: step "w" (wait): run timed out`, time.Minute}, // the largest: waits for the deadline
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.in), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := ctlLoad(t, src)
+				start := time.Now()
+				_, err := a.run("main", engine.Options{Input: map[string]any{"d": tt.in}, Limits: engine.Limits{Timeout: time.Minute}})
+				if err != tt.err {
+					t.Errorf("error:\n%s\nwant:\n%s", err, tt.err)
+				}
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("waited %v, want %v", got, tt.want)
+				}
+			})
+		})
+	}
+	const constant = `app: t
+flows:
+  main:
+    steps:
+      - wait: 18446744074
+      - wait: {duration: -9223372037}
+`
+	want := `app.yaml:5:15: wait: duration 18446744074 is out of range
+app.yaml:6:26: wait: duration -9223372037 is out of range`
+	if _, err := ctlLoadApp(t, constant); err != want {
 		t.Errorf("load error:\n%s\nwant:\n%s", err, want)
 	}
 }

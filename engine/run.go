@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"runtime/debug"
@@ -305,7 +306,7 @@ func backoff(p *flows.Retry, attempt int, err error) time.Duration {
 	}
 	var he *HTTPError
 	if errors.As(err, &he) && he.Header != nil {
-		if secs, e := strconv.Atoi(he.Header.Get("Retry-After")); e == nil && secs >= 0 {
+		if secs, e := strconv.Atoi(he.Header.Get("Retry-After")); e == nil && secs >= 0 && int64(secs) <= math.MaxInt64/int64(time.Second) {
 			ra := time.Duration(secs) * time.Second
 			if p.MaxBackoff <= 0 || ra <= p.MaxBackoff {
 				return ra

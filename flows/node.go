@@ -1,7 +1,9 @@
 package flows
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -176,8 +178,13 @@ func Duration(file string, n *yaml.Node, errs *ErrorList, what string) time.Dura
 	}
 	if n.Kind == yaml.ScalarNode {
 		if n.Tag == "!!int" {
-			if i, err := strconv.Atoi(n.Value); err == nil && i >= 0 {
+			i, err := strconv.ParseInt(n.Value, 10, 64)
+			if err == nil && i >= 0 && i <= math.MaxInt64/int64(time.Second) {
 				return time.Duration(i) * time.Second
+			}
+			if (err == nil && i > 0) || errors.Is(err, strconv.ErrRange) {
+				errs.Addf(NodePos(file, n), "%s %s is out of range", what, n.Value)
+				return 0
 			}
 		}
 		if d, err := time.ParseDuration(n.Value); err == nil && d >= 0 {
