@@ -176,7 +176,11 @@ func ResolveInputs(f *Flow, given map[string]any) (map[string]any, error) {
 		}
 		cv, err := CheckInput(in, v)
 		if err != nil {
-			problems = append(problems, &InputError{Flow: f.Name, Field: in.Name, Msg: err.Error()})
+			msg := err.Error()
+			if in.Sensitive { // the message may quote the value, and it is a secret
+				msg = fmt.Sprintf("the value given is not %s %s (not shown: the input is sensitive)", article(in.Type), in.Type)
+			}
+			problems = append(problems, &InputError{Flow: f.Name, Field: in.Name, Msg: msg})
 			continue
 		}
 		out[in.Name] = cv

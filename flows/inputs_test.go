@@ -205,3 +205,21 @@ flows:
 		}
 	}
 }
+
+// TestResolveInputsSensitiveValueNotInError: a sensitive input given a value of the wrong form
+// failed with the value in the message ("12x34-secret" is not an integer), before the run knew
+// it for a secret.
+func TestResolveInputsSensitiveValueNotInError(t *testing.T) {
+	f := &Flow{Name: "f", Inputs: []*Input{
+		{Name: "pin", Type: "integer", Sensitive: true},
+		{Name: "key", Type: "object", Sensitive: true},
+		{Name: "plain", Type: "integer"},
+	}}
+	_, err := ResolveInputs(f, map[string]any{"pin": "12x34-secret", "key": "s3cret-not-json", "plain": "x1"})
+	want := "flow f: input pin: the value given is not an integer (not shown: the input is sensitive)\n" +
+		"flow f: input key: the value given is not an object (not shown: the input is sensitive)\n" +
+		`flow f: input plain: "x1" is not an integer`
+	if err == nil || err.Error() != want {
+		t.Errorf("ResolveInputs error =\n%v\nwant\n%s", err, want)
+	}
+}
