@@ -21,9 +21,10 @@ import (
 // against the inputs' types when the step runs. The called flow's steps and vars are its own;
 // its steps count toward the run's limits and call_flow nesting toward Limits.MaxDepth.
 type CallFlow struct {
-	flow  string
-	keys  []string
-	input []*flows.Value
+	flow      string
+	keys      []string
+	input     []*flows.Value
+	sensitive []bool // whether the called flow declares keys[i] sensitive
 }
 
 var _ engine.Block = (*CallFlow)(nil)
@@ -63,6 +64,7 @@ func compileCallFlow(c *engine.Compiler, body *yaml.Node) (engine.Block, error) 
 			}
 			b.keys = append(b.keys, name)
 			b.input = append(b.input, c.Template(p.Value))
+			b.sensitive = append(b.sensitive, target != nil && target.Input(name).Sensitive)
 		}
 	}
 	if target == nil {
@@ -136,6 +138,11 @@ func (b *CallFlow) Run(ctx context.Context, st *engine.State) (any, error) {
 			return nil, fmt.Errorf("input %s: %w", k, err)
 		}
 		in[k] = v
+		if b.sensitive[i] && v != nil {
+			// A secret from here on, not only once the called flow starts: the trace input
+			// recorded below shows it.
+			st.AddSecrets(flows.Stringify(v))
+		}
 	}
 	st.Input(map[string]any{"flow": b.flow, "input": in})
 	return st.CallFlow(ctx, b.flow, in)

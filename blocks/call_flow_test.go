@@ -145,3 +145,36 @@ flows:
 		})
 	}
 }
+
+// TestCallFlowSensitiveInputInCallerTrace: a value given to an input the called flow declares
+// sensitive (a token read from a response) was shown in the call_flow step's trace input, which
+// is recorded before the called flow starts and learns it is a secret.
+func TestCallFlowSensitiveInputInCallerTrace(t *testing.T) {
+	const src = `app: t
+flows:
+  main:
+    steps:
+      - id: login
+        set: {token: "tok-0123456789"}
+      - id: c
+        call_flow: {flow: use, input: {token: "{{ vars.token }}", page: 2}}
+  use:
+    inputs:
+      token: {type: string, sensitive: true}
+      page: {type: integer}
+    steps:
+      - id: header
+        set: {auth: "Bearer {{ input.token }}"}
+`
+	a := ctlLoad(t, src)
+	res, err := a.run("main", engine.Options{})
+	if err != "" {
+		t.Fatal(err)
+	}
+	if got, want := res.Trace[1].Input, map[string]any{"flow": "use", "input": map[string]any{"token": "[redacted]", "page": 2}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("call_flow's trace input = %#v, want %#v", got, want)
+	}
+	if got, want := res.Trace[2].Output, map[string]any{"auth": "Bearer [redacted]"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("called flow's trace output = %#v, want %#v", got, want)
+	}
+}
