@@ -1,8 +1,12 @@
 package blocks_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -272,6 +276,48 @@ flows:
 			_, err := ctlLoadApp(t, tt.src)
 			if err != tt.want {
 				t.Errorf("load error:\n%s\nwant:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+// panicType is a block that panics, as a block with a bug would.
+var panicType = engine.BlockType{Kind: "boom", Compile: func(*engine.Compiler, *yaml.Node) (engine.Block, error) {
+	return boom{}, nil
+}}
+
+type boom struct{}
+
+func (boom) Kind() string { return "boom" }
+
+func (boom) Run(context.Context, *engine.State) (any, error) { panic("boom") }
+
+// TestForeachConcurrentPanic: a block that panicked in an iteration of a foreach with
+// concurrency crashed the process, since its worker goroutine is outside the run's recover; it
+// fails the run, as the same panic does elsewhere, and on_error: continue does not swallow it.
+func TestForeachConcurrentPanic(t *testing.T) {
+	for _, conc := range []int{1, 2} {
+		t.Run(fmt.Sprint("concurrency ", conc), func(t *testing.T) {
+			a := ctlLoad(t, fmt.Sprintf(`app: t
+flows:
+  main:
+    steps:
+      - id: loop
+        foreach:
+          items: [1, 2, 3]
+          concurrency: %d
+          steps:
+            - id: b
+              on_error: continue
+              boom: {}
+`, conc), panicType)
+			var buf bytes.Buffer
+			_, err := a.run("main", engine.Options{Logger: ctlLogger(&buf, slog.LevelError)})
+			if want := `app.yaml:10:15: step "b" (boom): internal error: boom`; err != want {
+				t.Errorf("error:\n%s\nwant:\n%s", err, want)
+			}
+			if !strings.Contains(buf.String(), `msg="panic in a step"`) || !strings.Contains(buf.String(), "foreach_test.go") {
+				t.Errorf("log has no panic line with the stack:\n%s", buf.String())
 			}
 		})
 	}

@@ -200,13 +200,30 @@ func (st *State) attempt(ctx context.Context, s *Step, tr *StepTrace) (any, erro
 		defer cancel()
 	}
 	st.cur = tr
-	out, err := s.Block.Run(ctx, st)
+	out, err := st.runBlock(ctx, s.Block)
 	st.cur = tr
 	if err != nil && ctx.Err() != nil && errors.Is(context.Cause(ctx), errStepTimeout) && !errors.Is(err, errStepTimeout) {
 		err = fmt.Errorf("%w after %s: %w", errStepTimeout, s.Timeout, err)
 	}
 	return out, err
 }
+
+// runBlock runs b, turning a panic into a *panicError. A block may run on a goroutine of its own
+// (a loop's worker), outside runFlow's recover, where a panic would end the process.
+func (st *State) runBlock(ctx context.Context, b Block) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			st.r.log.Error("panic in a step", "step", st.cur.Path, "panic", st.Redactor().String(fmt.Sprint(p)), "stack", string(debug.Stack()))
+			out, err = nil, &panicError{value: p}
+		}
+	}()
+	return b.Run(ctx, st)
+}
+
+// panicError is a block's panic: a bug, which fails the run whatever on_error and retry say.
+type panicError struct{ value any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("internal error: %v", e.value) }
 
 // finish ends a step's trace and wraps its error with where the step is.
 func (st *State) finish(tr *StepTrace, s *Step, out any, err error) error {
@@ -237,10 +254,12 @@ func (st *State) end(tr *StepTrace) {
 	}
 }
 
-// continuable reports whether on_error: continue may swallow err: not a limit, not the run's end.
+// continuable reports whether on_error: continue may swallow err: not a limit, not the run's
+// end, not a panic.
 func continuable(ctx context.Context, err error) bool {
 	var le *LimitError
-	return ctx.Err() == nil && !errors.As(err, &le)
+	var pe *panicError
+	return ctx.Err() == nil && !errors.As(err, &le) && !errors.As(err, &pe)
 }
 
 func (st *State) shouldRetry(ctx context.Context, s *Step, attempt int, err error) bool {
