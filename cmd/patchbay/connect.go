@@ -35,10 +35,11 @@ only when they succeed; otherwise the provider's answer is shown and nothing is 
 
 oauth2 (authorization code) and oauth1 connections are approved in a browser. Connect listens
 on --listen for the provider's redirect to http://<listen>/callback (or on the address of the
-auth client's redirect URL, when it has one), prints the address to open, opens it in the
-browser unless --no-browser is given, and waits up to 10 minutes for the redirect. Add the auth
-client first: patchbay clients add NAME --app APP --client-id ID. --listen 127.0.0.1:0 picks a
-free port (a provider that accepts any loopback port, as RFC 8252 asks, allows this).
+auth client's redirect URL, when it has one; a loopback address only), prints the address to
+open, opens it in the browser unless --no-browser is given, and waits up to 10 minutes for the
+redirect. Add the auth client first: patchbay clients add NAME --app APP --client-id ID.
+--listen 127.0.0.1:0 picks a free port (a provider that accepts any loopback port, as RFC 8252
+asks, allows this).
 
 Exit status: 0 when the connection was stored, 1 when it was not.`,
 	Setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) int {

@@ -33,6 +33,9 @@ func (e *env) connectInBrowser(ctx context.Context, m *connections.Manager, st c
 	if err != nil {
 		return fail(err)
 	}
+	if err := loopback(addr); err != nil {
+		return fail(fmt.Errorf("listen for the OAuth redirect: %w", err))
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fail(fmt.Errorf("listen for the OAuth redirect: %w", err))
@@ -81,6 +84,19 @@ func (e *env) connectInBrowser(ctx context.Context, m *connections.Manager, st c
 	}
 	fmt.Fprintf(e.stdout, "connected %s (%s)\n", rec.Name, rec.Label)
 	return exitOK
+}
+
+// loopback refuses an address to listen on that is not a loopback address (127.0.0.1, [::1],
+// localhost): the callback must not be reachable from another machine (RFC 8252 section 8.3).
+func loopback(addr string) error {
+	a, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if a.IP == nil || !a.IP.IsLoopback() {
+		return fmt.Errorf("%s is not a loopback address; use 127.0.0.1 or [::1]", addr)
+	}
+	return nil
 }
 
 // callbackAddress returns where to wait for the redirect: the auth client's redirect URL when
