@@ -319,19 +319,28 @@ func (m *Manager) label(ctx context.Context, prog *engine.Program, rec *Record, 
 	if c == nil || c.Label == nil {
 		return rec.Name
 	}
-	env, _, vault, err := m.env(ctx, prog, rec)
+	env, secrets, vault, err := m.env(ctx, prog, rec)
 	if err != nil {
 		return rec.Name
 	}
+	// The label is kept and shown in clear: no secret may be in it (an API may echo the key).
+	for _, v := range vault {
+		secrets = append(secrets, flows.Stringify(v))
+	}
+	red := engine.NewRedactor(secrets...)
 	s, err := c.Label.EvalString(map[string]any{
 		"connection": env, "app": appEnv(prog.App), "vault": vault, "input": nil,
 		flows.NameTest: map[string]any{"output": testOut},
 	}, nil)
 	if err != nil || s == "" {
-		m.log.Warn("connection label failed", "app", rec.App, "name", rec.Name, "error", err)
+		var msg string
+		if err != nil {
+			msg = red.String(err.Error())
+		}
+		m.log.Warn("connection label failed", "app", rec.App, "name", rec.Name, "error", msg)
 		return rec.Name
 	}
-	return s
+	return red.String(s)
 }
 
 // Pending is an OAuth connection waiting for the user's approval in a browser.

@@ -367,3 +367,28 @@ func TestOAuthErrorCallbackChecksState(t *testing.T) {
 		})
 	}
 }
+
+// TestLabelRedactsSecrets: the label is the only text of a connection kept in clear that was
+// not redacted: an API whose /me echoes the key (some do) and a label template showing what
+// /me returned stored the key in clear in the database and printed it in connections list.
+func TestLabelRedactsSecrets(t *testing.T) {
+	api := newPlainProvider(t, map[string]http.HandlerFunc{
+		"/me": func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "token "+goodKey {
+				writeJSONBody(w, http.StatusUnauthorized, map[string]any{"message": "Bad credentials"})
+				return
+			}
+			writeJSONBody(w, http.StatusOK, map[string]any{"login": "octocat (key " + goodKey + ")"})
+		},
+	})
+	w := newWatched(t, nil, connections.Config{})
+	prog := loadApp(t, strings.ReplaceAll(keyAppYAML, "SRV", api.srv.URL))
+	rec, err := w.m.Connect(t.Context(), prog, connections.ConnectRequest{Name: "gh", Fields: map[string]string{"api_key": goodKey}})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	if want := "octocat (key [redacted])"; rec.Label != want {
+		t.Errorf("label %q, want %q", rec.Label, want)
+	}
+	tkNoSecret(t, "the database", w.files(t), []string{goodKey})
+}
