@@ -331,12 +331,17 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 
 // vouched reports whether a token newer than the one a refused request carried may be taken
 // for a fresh one without asking the provider: its stated expiry says it is good, or it was
-// obtained within min_interval. A token without an expiry obtained longer ago may have died
-// unnoticed since; taken, its refusal on the retry would disconnect a connection whose
-// credentials are good.
+// obtained within min_interval (at least vouchFloor). A token without an expiry obtained
+// longer ago may have died unnoticed since; taken, its refusal on the retry would disconnect
+// a connection whose credentials are good.
 func vouched(t *Token, now time.Time, d time.Duration) bool {
-	return !t.Expiry.IsZero() || !now.After(t.ObtainedAt.Add(minInterval(t, d)))
+	return !t.Expiry.IsZero() || !now.After(t.ObtainedAt.Add(max(minInterval(t, d), vouchFloor)))
 }
+
+// vouchFloor is the least age up to which another caller's new token counts as fresh, also
+// with min_interval 0s: runs refused in turn would otherwise each request a new token, and
+// with a provider that takes only the newest, refuse each other's forever.
+const vouchFloor = time.Minute
 
 // minInterval is refresh.min_interval for the token t, capped at half its lifetime as
 // before_expiry is: a token that lives less than twice min_interval must still be refreshed

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/connections"
+	"github.com/patchbay/patchbay/engine"
 )
 
 // rvProvider is a login endpoint and an API on one httptest server. POST /login trades
@@ -32,6 +33,7 @@ type rvProvider struct {
 	n       any             // the "n" of the next login answer
 	issued  []string        // tokens issued, oldest first
 	revoked map[string]bool // tokens the API no longer takes
+	newest  bool            // the API takes the newest token only
 	logins  int
 }
 
@@ -61,6 +63,9 @@ func newRVProvider(t *testing.T) *rvProvider {
 			found := false
 			for _, t := range p.issued {
 				found = found || t == tok
+			}
+			if p.newest && len(p.issued) > 0 {
+				found = tok == p.issued[len(p.issued)-1]
 			}
 			p.mu.Unlock()
 			if !ok || !found {
@@ -391,4 +396,38 @@ func TestLabelRedactsSecrets(t *testing.T) {
 		t.Errorf("label %q, want %q", rec.Label, want)
 	}
 	tkNoSecret(t, "the database", w.files(t), []string{goodKey})
+}
+
+// TestRefusedTokensDoNotPingPong: two runs holding older tokens of a provider that takes only
+// the newest, with min_interval 0s, each refused in turn: the second takes the token the first
+// just obtained instead of requesting another, which would refuse the first's again.
+func TestRefusedTokensDoNotPingPong(t *testing.T) {
+	p := newRVProvider(t)
+	p.set(func(p *rvProvider) { p.newest = true })
+	clock := newFakeClock(tkT0)
+	m := newManagerConfig(t, clock, connections.Config{})
+	prog := loadApp(t, rvApp(p, "{min_interval: 0s}", ""))
+	ctx := t.Context()
+	rec, err := m.Connect(ctx, prog, connections.ConnectRequest{Name: "work", Fields: map[string]string{"username": tkUser, "password": tkPassword}})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	var runs []engine.Options
+	for range 2 {
+		o, err := m.RunOptions(ctx, prog, reload(t, m, rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, o)
+	}
+	p.set(func(p *rvProvider) { p.revoked[p.issued[0]] = true })
+	for i := range 6 {
+		clock.Advance(time.Second)
+		if _, err := prog.Run(ctx, "list", runs[i%2]); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	if n := p.loginCount(); n != 2 {
+		t.Errorf("%d token requests, want 2 (connect, then one new token both runs use)", n)
+	}
 }
