@@ -252,6 +252,8 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 	v, err, _ := c.m.flight.Do(rec.ID, func() (any, error) {
 		ran = true
 		// The refresh outlives a caller that gives up: a rotated refresh token must be saved.
+		// (A process killed between the provider's answer and Locked's commit loses it: the
+		// next refresh sends the retired one and, refused, disconnects; docs/connections.md.)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.m.timeout)
 		defer cancel()
 		var refreshed bool
