@@ -35,6 +35,8 @@ type rvProvider struct {
 	revoked map[string]bool // tokens the API no longer takes
 	newest  bool            // the API takes the newest token only
 	logins  int
+	entered chan struct{} // not nil: a login says it began here, then waits for release
+	release chan struct{}
 }
 
 func newRVProvider(t *testing.T) *rvProvider {
@@ -46,6 +48,13 @@ func newRVProvider(t *testing.T) *rvProvider {
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in["username"] != tkUser || in["password"] != tkPassword {
 			writeJSONBody(w, http.StatusUnauthorized, map[string]any{"error": "invalid credentials"})
 			return
+		}
+		p.mu.Lock()
+		entered, release := p.entered, p.release
+		p.mu.Unlock()
+		if entered != nil {
+			entered <- struct{}{}
+			<-release
 		}
 		p.mu.Lock()
 		p.logins++
@@ -429,5 +438,37 @@ func TestRefusedTokensDoNotPingPong(t *testing.T) {
 	}
 	if n := p.loginCount(); n != 2 {
 		t.Errorf("%d token requests, want 2 (connect, then one new token both runs use)", n)
+	}
+}
+
+// TestRefreshSavedWhenCallerCancelled: a run stopped (Ctrl-C, its deadline) while its token is
+// being refreshed does not throw the new token away: the refresh finishes and is saved, and
+// the run ends only then, so a process that exits after it loses nothing.
+func TestRefreshSavedWhenCallerCancelled(t *testing.T) {
+	p := newRVProvider(t)
+	clock := newFakeClock(tkT0)
+	m := newManagerConfig(t, clock, connections.Config{})
+	rec, run := rvConnect(t, m, rvApp(p, "", "60"))
+	entered, release := make(chan struct{}), make(chan struct{})
+	p.set(func(p *rvProvider) { p.entered, p.release = entered, release })
+	clock.Advance(45 * time.Second) // due
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, "list") }()
+	<-entered // the token request has reached the provider
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("the run ended (%v) before the refresh it started was saved", err)
+	default:
+	}
+	close(release)
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("run = %v, want it stopped (context canceled)", err)
+	}
+	got := reload(t, m, rec)
+	if got.RefreshCount != 1 || got.Creds.Token.AccessToken.Reveal() != "tok-2-xxxxxxxxxxxx" {
+		t.Errorf("stored: %d refreshes, token %s; want the new token tok-2 saved", got.RefreshCount, got.Creds.Token.AccessToken.Reveal())
 	}
 }
