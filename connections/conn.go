@@ -277,6 +277,12 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 			if err != nil {
 				next := *cur
 				next.LastError = reason(err, c.redactor(cur))
+				if clientRefused(err) {
+					// The client is wrong (a secret rotated at the provider), not the grant:
+					// deleting the tokens would make every user connect again once it is fixed.
+					next.Status, next.Reason = StatusError, next.LastError
+					return &next, fmt.Errorf("refresh token: the provider refused the auth client %q, not the account: %s; fix the client (patchbay clients add) and the connection works again", cur.Client, next.LastError)
+				}
 				if rejected(err) {
 					failure = next.LastError
 					return disconnected(&next, failure), &DisconnectedError{Name: cur.Name, Reason: failure}

@@ -60,6 +60,21 @@ func rejected(err error) bool {
 	return false
 }
 
+// clientRefused reports whether a token request's failure blames the app's auth client, not
+// the account's grant (RFC 6749 section 5.2: invalid_client, unauthorized_client,
+// unsupported_grant_type): the client's secret is wrong or was rotated at the provider.
+func clientRefused(err error) bool {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.ErrorCode {
+	case "invalid_client", "unauthorized_client", "unsupported_grant_type":
+		return true
+	}
+	return false
+}
+
 func rejectedStatus(code int) bool {
 	return code == http.StatusBadRequest || code == http.StatusUnauthorized || code == http.StatusForbidden
 }

@@ -472,3 +472,68 @@ func TestRefreshSavedWhenCallerCancelled(t *testing.T) {
 		t.Errorf("stored: %d refreshes, token %s; want the new token tok-2 saved", got.RefreshCount, got.Creds.Token.AccessToken.Reveal())
 	}
 }
+
+// TestRefreshInvalidClientKeepsTokens: a refresh refused with invalid_client (the app's auth
+// client secret is wrong or was rotated at the provider) disconnected the connection and
+// deleted its refresh token, so every connection of the app had to be connected again after
+// the client was fixed, though no user's grant was revoked. An error code that blames the
+// client keeps the tokens: the connection's status is error, with the reason, until a refresh
+// succeeds.
+func TestRefreshInvalidClientKeepsTokens(t *testing.T) {
+	var mu sync.Mutex
+	code := "invalid_client"
+	p := newPlainProvider(t, map[string]http.HandlerFunc{
+		"/token": func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			c := code
+			mu.Unlock()
+			if r.FormValue("refresh_token") != "rt-0123456789" {
+				writeJSONBody(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant"})
+				return
+			}
+			if c != "" {
+				writeJSONBody(w, http.StatusUnauthorized, map[string]any{"error": c, "error_description": "Client authentication failed"})
+				return
+			}
+			writeJSONBody(w, http.StatusOK, map[string]any{"access_token": "at-new-0123456789", "token_type": "bearer", "expires_in": 3600})
+		},
+		"/api/me": bearerAPI("at-new-0123456789"),
+	})
+	clock := newFakeClock(tkT0)
+	events := &tkNotifier{}
+	m := newManagerConfig(t, clock, connections.Config{Notifier: events})
+	prog := loadApp(t, plainApp(p, "", ""))
+	putPlainClient(t, m, "plain")
+	rec := &connections.Record{
+		Workspace: connections.DefaultWorkspace, App: "plain", Name: "work", Type: "oauth2", Status: connections.StatusConnected, Client: "plain",
+		Creds: connections.Credentials{Token: &connections.Token{
+			AccessToken: "at-old-0123456789", RefreshToken: "rt-0123456789", ObtainedAt: tkT0.Add(-2 * time.Hour), Expiry: tkT0.Add(-time.Hour),
+		}},
+	}
+	if err := m.Store().CreateConnection(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := runFlow(t.Context(), m, prog, reload(t, m, rec), "test", nil)
+	if err == nil || errors.Is(err, connections.ErrDisconnected) || !strings.Contains(err.Error(), "invalid_client") {
+		t.Fatalf("run = %v, want the client refused, not a disconnect", err)
+	}
+	got := reload(t, m, rec)
+	wantReason := "the token endpoint answered 401 Unauthorized: invalid_client: Client authentication failed"
+	if got.Status != connections.StatusError || got.Reason != wantReason || got.Creds.Token == nil || got.Creds.Token.RefreshToken != "rt-0123456789" {
+		t.Errorf("stored: status %s (%s), token %v; want error (%s) with the refresh token kept", got.Status, got.Reason, got.Creds.Token, wantReason)
+	}
+	if k := events.kinds(); slices.Contains(k, "disconnected") {
+		t.Errorf("events %q, want no disconnected", k)
+	}
+
+	mu.Lock()
+	code = "" // the client is fixed
+	mu.Unlock()
+	if _, err := runFlow(t.Context(), m, prog, reload(t, m, rec), "test", nil); err != nil {
+		t.Fatalf("run after the client was fixed: %v", err)
+	}
+	if got := reload(t, m, rec); got.Status != connections.StatusConnected || got.Reason != "" {
+		t.Errorf("stored: status %s (%s), want connected", got.Status, got.Reason)
+	}
+}
