@@ -105,14 +105,14 @@ func (m *Manager) finishOAuth1(ctx context.Context, prog *engine.Program, p *Pen
 	if p.oauth1 == nil {
 		return nil, errors.New("oauth1: this connection was not started with StartOAuth")
 	}
+	if got := query.Get("state"); got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(p.State)) != 1 {
+		return nil, ErrStateMismatch
+	}
 	if query.Has("denied") {
 		return nil, errors.New("the provider refused access: the user denied it")
 	}
 	if e := query.Get("error"); e != "" {
 		return nil, errors.New("the provider refused access: " + e)
-	}
-	if got := query.Get("state"); got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(p.State)) != 1 {
-		return nil, ErrStateMismatch
 	}
 	if m.now().After(p.Expires) {
 		return nil, ErrPendingExpired

@@ -537,3 +537,23 @@ func TestRefreshInvalidClientKeepsTokens(t *testing.T) {
 		t.Errorf("stored: status %s (%s), want connected", got.Status, got.Reason)
 	}
 }
+
+// TestOAuth1DeniedCallbackChecksState: as oauth2's, an oauth1 callback saying the user denied
+// access (or an error) was believed before its state was checked.
+func TestOAuth1DeniedCallbackChecksState(t *testing.T) {
+	for _, edit := range []func(q url.Values){
+		func(q url.Values) { q.Del("oauth_verifier"); q.Set("denied", "rt-1"); q.Set("state", "forged") },
+		func(q url.Values) { q.Set("error", "access_denied"); q.Set("state", "forged") },
+	} {
+		e := newO1Env(t, o1ConsumerSecret)
+		pending, err := e.m.StartOAuth(t.Context(), e.prog, e.request(), e.redirect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := e.approve(t, pending)
+		edit(q)
+		if _, err := e.m.FinishOAuth(t.Context(), e.prog, pending, q); !errors.Is(err, connections.ErrStateMismatch) {
+			t.Errorf("FinishOAuth(%v) = %v, want %v", q, err, connections.ErrStateMismatch)
+		}
+	}
+}
