@@ -35,8 +35,8 @@ folder) and prints ok or why it failed; the result is recorded.
 connections delete NAME deletes a connection. With --app APP the app's revoke flow runs first,
 so the provider forgets the token; without it the token is deleted here only.
 
-A connection's name is unique per app; when two apps have one of the same name, --app says
-which is meant.`,
+A connection's name is unique in its workspace, whatever its app; should two apps have one of
+the same name (a database from a patchbay that allowed it), --app says which is meant.`,
 	Setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) int {
 		var o connectionsOptions
 		fs.BoolVar(&o.json, "json", false, "print JSON (list, show)")
