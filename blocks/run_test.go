@@ -572,3 +572,34 @@ flows:
 		}
 	})
 }
+
+// TestRunRedactsEncodedSecrets: a sensitive input shown encoded by a helper (base64 in a Basic
+// credential, URL-escaped, inside JSON text) was shown in the trace as it was.
+func TestRunRedactsEncodedSecrets(t *testing.T) {
+	const src = `app: t
+flows:
+  main:
+    inputs:
+      user: {type: string}
+      password: {type: string, sensitive: true}
+    steps:
+      - id: enc
+        set:
+          basic: "{{ basic_auth(input.user, input.password) }}"
+          query: "https://api.test/login?p={{ url_encode(input.password) }}"
+          json: "{{ json_encode({password: input.password}) }}"
+          b64: "{{ base64url_encode(input.password) }}"
+`
+	a := ctlLoad(t, src)
+	for _, user := range []string{"ann", "anna", "annie"} { // the password at each base64 offset
+		res, err := a.run("main", engine.Options{Input: map[string]any{"user": user, "password": "p&ss<w0rd>/x+y"}})
+		if err != "" {
+			t.Fatal(err)
+		}
+		want := map[string]any{"basic": "Basic [redacted]", "query": "https://api.test/login?p=[redacted]",
+			"json": `{"password":"[redacted]"}`, "b64": "[redacted]"}
+		if got := res.Trace[0].Output; !reflect.DeepEqual(got, want) {
+			t.Errorf("user %s: trace output = %#v, want %#v", user, got, want)
+		}
+	}
+}

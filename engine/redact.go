@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -16,7 +20,9 @@ const minSubstring = 4
 // redacts nothing. It is immutable once built and safe for concurrent use.
 type Redactor struct {
 	secrets map[string]bool
-	long    []string // the secrets replaced inside larger strings, longest first
+	long    []string // the secrets replaced inside larger strings, and their escaped forms, longest first
+	b64     []string // base64 of the long secrets at each offset: the base64 text around one is replaced
+	min     int      // the length of the shortest of long and b64
 	rep     *strings.Replacer
 }
 
@@ -58,10 +64,24 @@ func (r *Redactor) add(secrets []string) {
 			r.secrets[s] = true
 		}
 	}
+	seen := map[string]bool{}
 	long := make([]string, 0, len(r.secrets))
+	r.b64 = nil
 	for s := range r.secrets {
-		if len(s) >= minSubstring {
-			long = append(long, s)
+		if len(s) < minSubstring {
+			continue
+		}
+		for _, form := range append(escapedForms(s), s) {
+			if !seen[form] {
+				seen[form] = true
+				long = append(long, form)
+			}
+		}
+		for _, core := range base64Cores(s) {
+			if !seen[core] {
+				seen[core] = true
+				r.b64 = append(r.b64, core)
+			}
 		}
 	}
 	// Longest first, so a secret that contains another is replaced whole.
@@ -72,6 +92,12 @@ func (r *Redactor) add(secrets []string) {
 		return strings.Compare(a, b)
 	})
 	r.rep, r.long = nil, long
+	r.min = 0
+	for _, s := range append(long, r.b64...) {
+		if r.min == 0 || len(s) < r.min {
+			r.min = len(s)
+		}
+	}
 	if len(long) > 0 {
 		pairs := make([]string, 0, 2*len(long))
 		for _, s := range long {
@@ -92,20 +118,115 @@ func (r *Redactor) String(s string) string {
 	if r.secrets[s] {
 		return Redacted
 	}
-	if r.rep == nil || !r.contains(s) {
+	if !r.contains(s) {
 		return s
 	}
-	return r.rep.Replace(s)
+	if r.rep != nil {
+		s = r.rep.Replace(s)
+	}
+	return r.replaceBase64(s)
+}
+
+// escapedForms are the ways s is written escaped in larger text, when they differ from s: in a
+// URL query or form, in a URL path, inside a JSON string (with and without encoding/json's HTML
+// escapes), inside a Go-quoted string (%q in an error).
+func escapedForms(s string) []string {
+	if !needsEscape(s) {
+		return nil // the common case: a token of letters, digits, - . _ ~
+	}
+	q := strconv.Quote(s)
+	forms := []string{url.QueryEscape(s), url.PathEscape(s), q[1 : len(q)-1]}
+	for _, html := range []bool{true, false} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(s) == nil {
+			j := strings.TrimSuffix(b.String(), "\n")
+			forms = append(forms, j[1:len(j)-1])
+		}
+	}
+	out := forms[:0]
+	for _, f := range forms {
+		if f != s && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// needsEscape reports whether s has a byte that a URL, JSON or Go quoting may escape.
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return true
+		}
+	}
+	return false
+}
+
+// minBase64 is the shortest base64 text of a secret that is looked for.
+const minBase64 = 8
+
+// base64Cores returns the base64 text of s, standard and URL-safe, at each of the three offsets
+// s may have in encoded text (a password after "user:" in a Basic credential): the characters
+// that encode s's bytes alone, without the partial groups at either end, which depend on the
+// bytes around s.
+func base64Cores(s string) []string {
+	var out []string
+	for skip := range 3 {
+		if len(s) < skip+minBase64/4*3 {
+			break
+		}
+		rest := s[skip:]
+		core := base64.StdEncoding.EncodeToString([]byte(rest[:len(rest)/3*3]))
+		out = append(out, core)
+		if strings.ContainsAny(core, "+/") { // the URL-safe alphabet differs only there
+			out = append(out, strings.NewReplacer("+", "-", "/", "_").Replace(core))
+		}
+	}
+	return out
+}
+
+// replaceBase64 replaces each run of base64 text that holds one of the b64 cores.
+func (r *Redactor) replaceBase64(s string) string {
+	for _, core := range r.b64 {
+		for from := 0; ; {
+			i := strings.Index(s[from:], core)
+			if i < 0 {
+				break
+			}
+			lo, hi := from+i, from+i+len(core)
+			for lo > 0 && isBase64(s[lo-1]) {
+				lo--
+			}
+			for hi < len(s) && isBase64(s[hi]) {
+				hi++
+			}
+			s = s[:lo] + Redacted + s[hi:]
+			from = lo + len(Redacted)
+		}
+	}
+	return s
+}
+
+// isBase64 reports whether c may be part of base64 text, standard or URL-safe, padding included.
+func isBase64(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("+/=-_", c) >= 0
 }
 
 // contains reports whether s contains one of the long secrets. Most strings shown contain
 // none, and strings.Contains finds that far faster than the Replacer, which copies s always.
 func (r *Redactor) contains(s string) bool {
-	if len(r.long) == 0 || len(s) < len(r.long[len(r.long)-1]) {
-		return false // shorter than the shortest secret (long is sorted longest first)
+	if r.min == 0 || len(s) < r.min {
+		return false // shorter than the shortest secret
 	}
 	for _, secret := range r.long {
 		if strings.Contains(s, secret) {
+			return true
+		}
+	}
+	for _, core := range r.b64 {
+		if strings.Contains(s, core) {
 			return true
 		}
 	}
@@ -158,7 +279,7 @@ func (r *Redactor) Value(v any) any {
 // clean reports whether v shows no secret, so that Value can return it as it is, as it does
 // for every value when there is nothing to redact.
 func (r *Redactor) clean(v any) bool {
-	str := func(s string) bool { return !r.secrets[s] && (r.rep == nil || !r.contains(s)) }
+	str := func(s string) bool { return !r.secrets[s] && !r.contains(s) }
 	switch x := v.(type) {
 	case string:
 		return str(x)

@@ -1,7 +1,12 @@
 package engine
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +43,47 @@ func TestRedactorValue(t *testing.T) {
 				if g, ok := got.(map[string]any); !ok || reflect.ValueOf(g).Pointer() != reflect.ValueOf(m).Pointer() {
 					t.Errorf("Value copied a map that shows no secret")
 				}
+			}
+		})
+	}
+}
+
+// TestRedactorEncodedForms: a secret shown encoded was not redacted: URL-escaped in a query or a
+// path, base64 (alone, or inside a Basic credential at any offset), or escaped inside JSON text
+// (a json_encode'd body, a response body's excerpt in an error).
+func TestRedactorEncodedForms(t *testing.T) {
+	const secret = `s3cr3t&<pass/word>"x\`
+	r := NewRedactor(secret, "short")
+	b64 := base64.StdEncoding.EncodeToString
+	basic := func(user string) string { return "Basic " + b64([]byte(user+":"+secret)) }
+	jsonText := func(html bool) string {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		enc.Encode(map[string]string{"p": secret})
+		return strings.TrimSpace(b.String())
+	}
+	tests := []struct{ name, in, want string }{
+		{"query escaped", "https://h/?p=" + url.QueryEscape(secret) + "&a=1", "https://h/?p=" + Redacted + "&a=1"},
+		{"path escaped", "https://h/" + url.PathEscape(secret) + "/x", "https://h/" + Redacted + "/x"},
+		{"base64", b64([]byte(secret)), Redacted},
+		{"base64url", base64.RawURLEncoding.EncodeToString([]byte(secret)), Redacted},
+		{"basic, offset 0", basic("ab"), "Basic " + Redacted},
+		{"basic, offset 1", basic("abc"), "Basic " + Redacted},
+		{"basic, offset 2", basic("abcd"), "Basic " + Redacted},
+		{"json", jsonText(true), `{"p":"` + Redacted + `"}`},
+		{"json without html escapes", jsonText(false), `{"p":"` + Redacted + `"}`},
+		{"go quoted", "found " + strconv.Quote(secret), `found "` + Redacted + `"`},
+		{"short secret's forms are left", b64([]byte("short")), b64([]byte("short"))},
+		{"plain base64 text is left", "aGVsbG8gd29ybGQ=", "aGVsbG8gd29ybGQ="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.String(tt.in); got != tt.want {
+				t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if got := r.Value(map[string]any{"k": tt.in}); !reflect.DeepEqual(got, map[string]any{"k": tt.want}) {
+				t.Errorf("Value = %v, want the same as String", got)
 			}
 		})
 	}
