@@ -3,7 +3,14 @@ package main
 // Tests of defects found in a review of the connection commands, each named after its defect.
 
 import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/patchbay/patchbay/connections/oauthtest"
@@ -59,5 +66,81 @@ func TestConnectListensOnLoopbackOnly(t *testing.T) {
 				t.Errorf("%d token requests, want none", n)
 			}
 		})
+	}
+}
+
+// TestRunRecordKeepsNoToken: run --record wrote every response of the run to the recording
+// folder, the token endpoint's as well: a token refreshed during the run was written there in
+// clear (a folder meant for testdata, and for git). The connection's token requests are not
+// recorded.
+func TestRunRecordKeepsNoToken(t *testing.T) {
+	noMasterKey(t)
+	var logins atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		n := logins.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		// Issued already expired, so the run refreshes it at once.
+		fmt.Fprintf(w, `{"token": "sess-%d-5ecret0123", "refresh": "never-shown-%d", "expires_at": "2001-01-01T00:00:00Z"}`, n, n)
+	})
+	mux.HandleFunc("GET /items", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `["a", "b"]`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	dir := writeApp(t, "", map[string]string{"app.yaml": `app: sess
+base_url: ` + srv.URL + `
+connection:
+  type: token
+  fields:
+    - {key: password, label: Password, required: true, sensitive: true}
+  inject: {in: header, name: Authorization, value: "Session {{ token }}"}
+flows:
+  exchange:
+    steps:
+      - id: login
+        call_api: {method: POST, path: /login, json: {password: "{{ connection.fields.password }}"}}
+    output:
+      access_token: "{{ steps.login.body.token }}"
+      expires_at: "{{ steps.login.body.expires_at }}"
+      refresh_hint: "{{ steps.login.body.refresh }}"
+  items:
+    steps:
+      - id: items
+        call_api: {path: /items}
+    output: "{{ steps.items.body }}"
+`})
+	data := t.TempDir()
+	if r := cli(t, nil, "", "--data", data, "connect", dir, "--field", "password=pw-0123456789"); r.code != 0 {
+		t.Fatalf("connect = %d %q", r.code, r.stderr)
+	}
+	rec := t.TempDir()
+	r := cli(t, nil, "", "--data", data, "run", dir, "items", "--connection", "sess", "--record", rec)
+	if r.code != 0 {
+		t.Fatalf("run --record = %d %q", r.code, r.stderr)
+	}
+	if n := logins.Load(); n != 2 {
+		t.Fatalf("%d token requests, want 2 (connect, and the run's refresh)", n)
+	}
+	entries, err := os.ReadDir(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range entries {
+		names = append(names, de.Name())
+		b, err := os.ReadFile(filepath.Join(rec, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"sess-2-5ecret0123", "never-shown-2", "pw-0123456789"} {
+			if strings.Contains(string(b), s) {
+				t.Errorf("the recording %s holds the secret %q:\n%s", de.Name(), s, b)
+			}
+		}
+	}
+	if len(names) != 1 || !strings.HasPrefix(names[0], "GET_items_") {
+		t.Errorf("recordings %q, want the API's response alone", names)
 	}
 }

@@ -8,14 +8,16 @@ import (
 
 	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/engine/replay"
 	"github.com/patchbay/patchbay/flows"
 )
 
 // useConnection gives a run of prog (loaded from dir) the stored connection name: its Conn
 // (which puts the credentials and request defaults on every request and refreshes tokens),
 // the template value connection, the vault and the secrets to redact, merged into opts.
-// client sends the refreshes (the run's client, so --replay and --record cover them; nil: a
-// default one). The returned func closes the store once the run is over.
+// client sends the refreshes (the run's client, so --replay covers them; nil: a default one);
+// a --record client's token requests are not recorded. The returned func closes the store
+// once the run is over.
 //
 // Without a name, an app that needs a connection still runs, unauthenticated, after a warning.
 func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name string, client *http.Client, opts *engine.Options) (func(), error) {
@@ -33,6 +35,13 @@ func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name
 	if err != nil {
 		st.Close()
 		return nil, err
+	}
+	if client != nil {
+		if r, ok := client.Transport.(*replay.Recorder); ok {
+			// A recording keeps response bodies in clear: the token endpoint's holds the
+			// tokens. Token requests go out, unrecorded, through the recorder's own transport.
+			client = &http.Client{Transport: r.Transport}
+		}
 	}
 	co, err := e.newManager(st, client).RunOptions(ctx, prog, rec)
 	if err != nil {
