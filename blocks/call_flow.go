@@ -141,7 +141,7 @@ func (b *CallFlow) Run(ctx context.Context, st *engine.State) (any, error) {
 		if b.sensitive[i] && v != nil {
 			// A secret from here on, not only once the called flow starts: the trace input
 			// recorded below shows it.
-			st.AddSecrets(flows.Stringify(v))
+			st.AddSecrets(engine.SecretStrings(v)...)
 		}
 	}
 	st.Input(map[string]any{"flow": b.flow, "input": in})

@@ -603,3 +603,30 @@ flows:
 		}
 	}
 }
+
+// TestRunRedactsSensitiveNumbersAndObjects: a sensitive input of type integer was shown where it
+// stood as a number, and the values inside a sensitive object or array input were shown: only
+// the whole value's JSON text was a secret.
+func TestRunRedactsSensitiveNumbersAndObjects(t *testing.T) {
+	a := ctlLoad(t, `app: t
+flows:
+  main:
+    inputs:
+      pin: {type: integer, sensitive: true}
+      creds: {type: object, sensitive: true}
+      keys: {type: array, sensitive: true}
+    steps:
+      - id: s
+        set: {pin: "{{ input.pin }}", text: "pin {{ input.pin }}", creds: "{{ input.creds }}", key: "{{ input.creds.key }}", first: "{{ input.keys[0] }}"}
+`)
+	res, err := a.run("main", engine.Options{Input: map[string]any{"pin": 987654,
+		"creds": map[string]any{"key": "obj-secret-1", "n": 4242}, "keys": []any{"list-secret-1"}}})
+	if err != "" {
+		t.Fatal(err)
+	}
+	want := map[string]any{"pin": "[redacted]", "text": "pin [redacted]", "creds": map[string]any{"key": "[redacted]", "n": "[redacted]"},
+		"key": "[redacted]", "first": "[redacted]"}
+	if got := res.Trace[0].Output; !reflect.DeepEqual(got, want) {
+		t.Errorf("trace output = %#v, want %#v", got, want)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/patchbay/patchbay/flows"
 )
 
 // Redacted replaces a secret wherever a value is shown.
@@ -23,6 +25,7 @@ type Redactor struct {
 	long    []string // the secrets replaced inside larger strings, and their escaped forms, longest first
 	b64     []string // base64 of the long secrets at each offset: the base64 text around one is replaced
 	min     int      // the length of the shortest of long and b64
+	numbers bool     // whether a secret is a number's text, so that numbers are looked up too
 	rep     *strings.Replacer
 }
 
@@ -92,6 +95,13 @@ func (r *Redactor) add(secrets []string) {
 		return strings.Compare(a, b)
 	})
 	r.rep, r.long = nil, long
+	r.numbers = false
+	for s := range r.secrets {
+		if _, err := strconv.ParseFloat(s, 64); err == nil {
+			r.numbers = true
+			break
+		}
+	}
 	r.min = 0
 	for _, s := range append(long, r.b64...) {
 		if r.min == 0 || len(s) < r.min {
@@ -125,6 +135,33 @@ func (r *Redactor) String(s string) string {
 		s = r.rep.Replace(s)
 	}
 	return r.replaceBase64(s)
+}
+
+// SecretStrings returns the strings that redact a secret value: its text and, for a mapping or a
+// list (a sensitive input of type object or array), the text of every number and string in it.
+func SecretStrings(v any) []string {
+	out := []string{flows.Stringify(v)}
+	var walk func(any)
+	walk = func(x any) {
+		switch y := x.(type) {
+		case map[string]any:
+			for _, e := range y {
+				walk(e)
+			}
+		case []any:
+			for _, e := range y {
+				walk(e)
+			}
+		case nil, bool:
+		default:
+			out = append(out, flows.Stringify(y))
+		}
+	}
+	switch v.(type) {
+	case map[string]any, []any:
+		walk(v)
+	}
+	return out
 }
 
 // escapedForms are the ways s is written escaped in larger text, when they differ from s: in a
@@ -242,6 +279,8 @@ func (r *Redactor) Value(v any) any {
 	switch x := v.(type) {
 	case string:
 		return r.String(x)
+	case int, int64, float64, json.Number:
+		return Redacted // not clean: a number secret
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
@@ -283,6 +322,8 @@ func (r *Redactor) clean(v any) bool {
 	switch x := v.(type) {
 	case string:
 		return str(x)
+	case int, int64, float64, json.Number:
+		return !r.numbers || !r.secrets[flows.Stringify(x)]
 	case map[string]any:
 		for k, e := range x {
 			if !str(k) || !r.clean(e) {

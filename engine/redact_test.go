@@ -88,3 +88,19 @@ func TestRedactorEncodedForms(t *testing.T) {
 		})
 	}
 }
+
+// TestRedactorNumberSecret: a secret that is a number (a PIN input of type integer) was shown
+// wherever it stood as a number rather than as text.
+func TestRedactorNumberSecret(t *testing.T) {
+	r := NewRedactor("987654", "s3cret-token")
+	in := map[string]any{"int": 987654, "int64": int64(987654), "float": 987654.0, "json": json.Number("987654"),
+		"other": 12, "list": []any{987654, 3.5}}
+	want := map[string]any{"int": Redacted, "int64": Redacted, "float": Redacted, "json": Redacted,
+		"other": 12, "list": []any{Redacted, 3.5}}
+	if got := r.Value(in); !reflect.DeepEqual(got, want) {
+		t.Errorf("Value = %#v, want %#v", got, want)
+	}
+	if got := NewRedactor("s3cret-token").Value(in); !reflect.DeepEqual(got, in) {
+		t.Errorf("Value without a number secret = %#v, want it unchanged", got)
+	}
+}

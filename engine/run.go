@@ -69,7 +69,7 @@ func (r *run) runFlow(ctx context.Context, f *Flow, given map[string]any, depth 
 	var secrets []string
 	for _, d := range f.Def.Inputs {
 		if d.Sensitive && in[d.Name] != nil {
-			secrets = append(secrets, flows.Stringify(in[d.Name]))
+			secrets = append(secrets, SecretStrings(in[d.Name])...)
 		}
 	}
 	if len(secrets) > 0 {
