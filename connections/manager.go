@@ -36,6 +36,11 @@ type Config struct {
 	Notifier Notifier
 	// RefreshTimeout bounds one refresh, which runs on after the caller is gone (default 1m).
 	RefreshTimeout time.Duration
+	// NoRefresh makes RunOptions give a Conn that puts the stored credentials on requests and
+	// nothing more: it never requests a token nor changes the stored connection. For runs whose
+	// responses are replayed from recordings: a token "refreshed" from one would be saved over
+	// the live connection's.
+	NoRefresh bool
 }
 
 // Notifier hears of connection events. Notify must not block for long.
@@ -54,11 +59,12 @@ type Manager struct {
 	notifier Notifier
 	timeout  time.Duration
 	flight   singleflight.Group
+	frozen   bool // Config.NoRefresh
 }
 
 // NewManager returns a Manager.
 func NewManager(cfg Config) *Manager {
-	m := &Manager{store: cfg.Store, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, notifier: cfg.Notifier, timeout: cfg.RefreshTimeout}
+	m := &Manager{store: cfg.Store, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, notifier: cfg.Notifier, timeout: cfg.RefreshTimeout, frozen: cfg.NoRefresh}
 	if m.client == nil {
 		m.client = &http.Client{}
 	}
@@ -519,7 +525,7 @@ func (m *Manager) RunOptions(ctx context.Context, prog *engine.Program, rec *Rec
 	// The Conn starts from the values just built: reading the vault and the client twice per
 	// run doubled what a run with a connection costs.
 	conn := m.newConn(prog, rec)
-	conn.stored = rec.ID != ""
+	conn.stored = rec.ID != "" && !m.frozen
 	conn.set(rec, env, vault)
 	red := engine.NewRedactor(append(secrets, vaultValues(vault)...)...)
 	return engine.Options{Conn: conn, Connection: env, Vault: vault, Secrets: secrets, Redactor: red, HTTPClient: m.client, Logger: m.log}, nil

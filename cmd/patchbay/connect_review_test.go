@@ -69,13 +69,13 @@ func TestConnectListensOnLoopbackOnly(t *testing.T) {
 	}
 }
 
-// TestRunRecordKeepsNoToken: run --record wrote every response of the run to the recording
-// folder, the token endpoint's as well: a token refreshed during the run was written there in
-// clear (a folder meant for testdata, and for git). The connection's token requests are not
-// recorded.
-func TestRunRecordKeepsNoToken(t *testing.T) {
+// sessApp writes a token app whose login endpoint issues session tokens already expired, so
+// that every run refreshes first, and connects it as "sess" in a new data folder. It returns
+// the app's folder, the data folder and the count of token requests.
+func sessApp(t *testing.T) (dir, data string, logins *atomic.Int64) {
+	t.Helper()
 	noMasterKey(t)
-	var logins atomic.Int64
+	logins = new(atomic.Int64)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		n := logins.Add(1)
@@ -88,8 +88,8 @@ func TestRunRecordKeepsNoToken(t *testing.T) {
 		io.WriteString(w, `["a", "b"]`)
 	})
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	dir := writeApp(t, "", map[string]string{"app.yaml": `app: sess
+	t.Cleanup(srv.Close)
+	dir = writeApp(t, "", map[string]string{"app.yaml": `app: sess
 base_url: ` + srv.URL + `
 connection:
   type: token
@@ -111,10 +111,19 @@ flows:
         call_api: {path: /items}
     output: "{{ steps.items.body }}"
 `})
-	data := t.TempDir()
+	data = t.TempDir()
 	if r := cli(t, nil, "", "--data", data, "connect", dir, "--field", "password=pw-0123456789"); r.code != 0 {
 		t.Fatalf("connect = %d %q", r.code, r.stderr)
 	}
+	return dir, data, logins
+}
+
+// TestRunRecordKeepsNoToken: run --record wrote every response of the run to the recording
+// folder, the token endpoint's as well: a token refreshed during the run was written there in
+// clear (a folder meant for testdata, and for git). The connection's token requests are not
+// recorded.
+func TestRunRecordKeepsNoToken(t *testing.T) {
+	dir, data, logins := sessApp(t)
 	rec := t.TempDir()
 	r := cli(t, nil, "", "--data", data, "run", dir, "items", "--connection", "sess", "--record", rec)
 	if r.code != 0 {
@@ -142,5 +151,31 @@ flows:
 	}
 	if len(names) != 1 || !strings.HasPrefix(names[0], "GET_items_") {
 		t.Errorf("recordings %q, want the API's response alone", names)
+	}
+}
+
+// TestRunReplayRefreshesNothing: run --replay with a connection whose token was due refreshed
+// it through the player: from a recorded token response, which it then saved over the live
+// connection's tokens (a retired refresh token, for a provider that rotates them: the next
+// live refresh disconnects), or, with none recorded, failed the run. A replayed run answers
+// every request from the recording, credentials do not matter, and the stored connection is
+// left as it is.
+func TestRunReplayRefreshesNothing(t *testing.T) {
+	dir, data, logins := sessApp(t)
+	recDir := writeApp(t, "", map[string]string{
+		"GET_items_de0b5d91.json": `{"method": "GET", "url": "/items", "status": 200, "header": {"Content-Type": ["application/json"]}, "body": "[\"recorded\"]"}`,
+		// A token response recorded by an older patchbay, or written by hand.
+		"POST_login_e0f437bd.json": `{"method": "POST", "url": "/login", "status": 200, "header": {"Content-Type": ["application/json"]}, "body": "{\"token\": \"recorded-token-0123\", \"expires_at\": \"2001-01-01T00:00:00Z\"}"}`,
+	})
+	before := cli(t, nil, "", "--data", data, "connections", "show", "sess", "--json")
+	r := cli(t, nil, "", "--data", data, "run", dir, "items", "--connection", "sess", "--replay", recDir)
+	if r.code != 0 || !strings.Contains(r.stdout, "recorded") {
+		t.Fatalf("run --replay = %d %q %q, want the recorded items", r.code, r.stdout, r.stderr)
+	}
+	if n := logins.Load(); n != 1 {
+		t.Errorf("%d token requests, want 1 (connect's)", n)
+	}
+	if after := cli(t, nil, "", "--data", data, "connections", "show", "sess", "--json"); after.stdout != before.stdout {
+		t.Errorf("the stored connection changed:\n%s\nwant\n%s", after.stdout, before.stdout)
 	}
 }

@@ -15,9 +15,9 @@ import (
 // useConnection gives a run of prog (loaded from dir) the stored connection name: its Conn
 // (which puts the credentials and request defaults on every request and refreshes tokens),
 // the template value connection, the vault and the secrets to redact, merged into opts.
-// client sends the refreshes (the run's client, so --replay covers them; nil: a default one);
-// a --record client's token requests are not recorded. The returned func closes the store
-// once the run is over.
+// client sends the refreshes (nil: a default one); a --record client's token requests are not
+// recorded, and with a --replay client the connection requests no token and is not changed.
+// The returned func closes the store once the run is over.
 //
 // Without a name, an app that needs a connection still runs, unauthenticated, after a warning.
 func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name string, client *http.Client, opts *engine.Options) (func(), error) {
@@ -36,14 +36,20 @@ func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name
 		st.Close()
 		return nil, err
 	}
+	m := e.newManager(st, client)
 	if client != nil {
-		if r, ok := client.Transport.(*replay.Recorder); ok {
+		switch t := client.Transport.(type) {
+		case *replay.Recorder:
 			// A recording keeps response bodies in clear: the token endpoint's holds the
 			// tokens. Token requests go out, unrecorded, through the recorder's own transport.
-			client = &http.Client{Transport: r.Transport}
+			m = e.newManager(st, &http.Client{Transport: t.Transport})
+		case *replay.Player:
+			// Replayed responses do not care for credentials, and a token replayed from a
+			// recording must not be saved over the live connection's.
+			m = connections.NewManager(connections.Config{Store: st, Logger: e.lifecycleLog(), NoRefresh: true})
 		}
 	}
-	co, err := e.newManager(st, client).RunOptions(ctx, prog, rec)
+	co, err := m.RunOptions(ctx, prog, rec)
 	if err != nil {
 		st.Close()
 		if errors.Is(err, connections.ErrDisconnected) {
