@@ -96,9 +96,14 @@ func (c *conn) Authorize(ctx context.Context, req *http.Request) error {
 	if rec.Status == StatusDisconnected {
 		return &DisconnectedError{Name: rec.Name, Reason: rec.Reason}
 	}
-	if c.refreshable() && refreshDue(rec.Creds.Token, c.m.now(), c.refresh.BeforeExpiry) {
+	if now := c.m.now(); c.refreshable() && refreshDue(rec.Creds.Token, now, c.refresh.BeforeExpiry) {
 		if _, err := c.refreshToken(ctx, rec.Creds.Token.AccessToken, false); err != nil {
-			return err
+			// A refresh before expiry that failed for a while (the token endpoint is down)
+			// leaves the token valid: the request goes on with it (the failure is logged and
+			// in LastError). One that disconnected, or an expired token, fails the request.
+			if errors.Is(err, ErrDisconnected) || !now.Before(rec.Creds.Token.Expiry) {
+				return err
+			}
 		}
 	}
 	rec, env, vault := c.current()

@@ -37,6 +37,7 @@ type rvProvider struct {
 	logins  int
 	entered chan struct{} // not nil: a login says it began here, then waits for release
 	release chan struct{}
+	down    int // not 0: the login endpoint answers this status
 }
 
 func newRVProvider(t *testing.T) *rvProvider {
@@ -50,8 +51,12 @@ func newRVProvider(t *testing.T) *rvProvider {
 			return
 		}
 		p.mu.Lock()
-		entered, release := p.entered, p.release
+		entered, release, down := p.entered, p.release, p.down
 		p.mu.Unlock()
+		if down != 0 {
+			writeJSONBody(w, down, map[string]any{"error": "try again later"})
+			return
+		}
 		if entered != nil {
 			entered <- struct{}{}
 			<-release
@@ -181,7 +186,7 @@ func TestRefreshNotSavedDoesNotPanic(t *testing.T) {
 	rec, run := rvConnect(t, m, rvApp(p, "", "60"))
 	old := rec.Creds.Token.AccessToken
 	p.set(func(p *rvProvider) { p.n = 0 }) // the next login's weight is 1/0
-	clock.Advance(45 * time.Second)        // past half the token's lifetime: due
+	clock.Advance(75 * time.Second)        // expired
 
 	err := run(t.Context(), "list")
 	if err == nil || strings.Contains(err.Error(), "panic") || !strings.Contains(err.Error(), "unsupported value: +Inf") {
@@ -555,5 +560,36 @@ func TestOAuth1DeniedCallbackChecksState(t *testing.T) {
 		if _, err := e.m.FinishOAuth(t.Context(), e.prog, pending, q); !errors.Is(err, connections.ErrStateMismatch) {
 			t.Errorf("FinishOAuth(%v) = %v, want %v", q, err, connections.ErrStateMismatch)
 		}
+	}
+}
+
+// TestDueTokenUsedWhileTokenEndpointDown: a token due for its early refresh (before_expiry)
+// but still valid failed every request while the token endpoint was down (a 503, a timeout),
+// though the API would have taken it: a provider's bad minute stopped every run of the
+// connection for up to before_expiry. The request goes on with the valid token; once the
+// token has expired, the request fails as before.
+func TestDueTokenUsedWhileTokenEndpointDown(t *testing.T) {
+	p := newRVProvider(t)
+	clock := newFakeClock(tkT0)
+	m := newManagerConfig(t, clock, connections.Config{})
+	rec, run := rvConnect(t, m, rvApp(p, "", "60"))
+	p.set(func(p *rvProvider) { p.down = http.StatusServiceUnavailable })
+	clock.Advance(45 * time.Second) // due (past half its lifetime), not expired
+
+	if err := run(t.Context(), "list"); err != nil {
+		t.Fatalf("run with a valid token while the token endpoint is down: %v", err)
+	}
+	got := reload(t, m, rec)
+	if got.Status != connections.StatusConnected || got.RefreshCount != 0 || !strings.Contains(got.LastError, "503") {
+		t.Errorf("stored: status %s, %d refreshes, last error %q; want connected, none, the 503", got.Status, got.RefreshCount, got.LastError)
+	}
+
+	clock.Advance(30 * time.Second) // expired
+	if err := run(t.Context(), "list"); err == nil || !strings.Contains(err.Error(), "503 Service Unavailable") {
+		t.Errorf("run with an expired token while the token endpoint is down = %v, want the 503", err)
+	}
+	p.set(func(p *rvProvider) { p.down = 0 })
+	if err := run(t.Context(), "list"); err != nil {
+		t.Errorf("run after the token endpoint is back: %v", err)
 	}
 }
