@@ -630,3 +630,38 @@ flows:
 		t.Errorf("trace output = %#v, want %#v", got, want)
 	}
 }
+
+// dagType is a block whose output is a list holding the same list twice, depth levels deep: a
+// few hundred bytes in memory that print as 2^depth values.
+var dagType = engine.BlockType{Kind: "dag", Compile: func(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+	return dagBlock{}, nil
+}}
+
+type dagBlock struct{}
+
+func (dagBlock) Kind() string { return "dag" }
+
+func (dagBlock) Run(context.Context, *engine.State) (any, error) {
+	var v any = "x"
+	for range 60 {
+		v = []any{v, v}
+	}
+	return v, nil
+}
+
+// TestRunOutputLimitSharedValues: an output that holds the same list many times over was
+// measured by walking every copy, so a small value that shows as 2^60 items hung the run past
+// its deadline instead of failing the output limit.
+func TestRunOutputLimitSharedValues(t *testing.T) {
+	a := ctlLoad(t, `app: t
+flows:
+  main:
+    steps:
+      - id: d
+        dag: {}
+`, dagType)
+	_, err := a.run("main", engine.Options{})
+	if want := `app.yaml:5:9: step "d" (dag): limit exceeded: step outputs too large (at most 67108864 output_bytes)`; err != want {
+		t.Errorf("error:\n%s\nwant:\n%s", err, want)
+	}
+}

@@ -363,33 +363,43 @@ func innerMessage(err error) string {
 }
 
 func (r *run) countOutput(v any) error {
-	if n := r.outSize.Add(int64(SizeOf(v))); n > r.limits.MaxOutputBytes {
-		return &LimitError{Limit: "output_bytes", Max: r.limits.MaxOutputBytes, What: "step outputs too large"}
+	max := r.limits.MaxOutputBytes
+	// The walk stops past what is left: a value may hold one list many times over, and show
+	// as far more than it takes in memory.
+	if n := r.outSize.Add(sizeUpTo(v, max-r.outSize.Load()+1)); n > max {
+		return &LimitError{Limit: "output_bytes", Max: max, What: "step outputs too large"}
 	}
 	return nil
 }
 
 // SizeOf estimates the bytes of a value as JSON, without encoding it.
-func SizeOf(v any) int {
+func SizeOf(v any) int { return int(sizeUpTo(v, math.MaxInt64)) }
+
+// sizeUpTo is SizeOf, except that it stops counting, and walking, once the size passes max.
+func sizeUpTo(v any, max int64) int64 {
 	switch x := v.(type) {
 	case nil:
 		return 4
 	case string:
-		return len(x) + 2
+		return int64(len(x)) + 2
 	case bool:
 		return 5
 	case int, int64, float64:
 		return 8
 	case map[string]any:
-		n := 2
+		n := int64(2)
 		for k, e := range x {
-			n += len(k) + 4 + SizeOf(e)
+			if n += int64(len(k)) + 4 + sizeUpTo(e, max-n); n > max {
+				return n
+			}
 		}
 		return n
 	case []any:
-		n := 2
+		n := int64(2)
 		for _, e := range x {
-			n += 1 + SizeOf(e)
+			if n += 1 + sizeUpTo(e, max-n); n > max {
+				return n
+			}
 		}
 		return n
 	}
