@@ -3,6 +3,7 @@ package main
 // Tests of defects found in a review of the connection commands, each named after its defect.
 
 import (
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -177,5 +178,37 @@ func TestRunReplayRefreshesNothing(t *testing.T) {
 	}
 	if after := cli(t, nil, "", "--data", data, "connections", "show", "sess", "--json"); after.stdout != before.stdout {
 		t.Errorf("the stored connection changed:\n%s\nwant\n%s", after.stdout, before.stdout)
+	}
+}
+
+// TestCorruptConnectionSparesOthers: commands found a connection by listing, and so
+// decrypting, every connection of the workspace: one record whose credentials could not be
+// decrypted (a damaged database page, a row edited by hand) stopped runs of every other
+// connection. A connection is looked up by its name, and only its own record is read.
+func TestCorruptConnectionSparesOthers(t *testing.T) {
+	noMasterKey(t)
+	srv, _ := keyAPI(t)
+	dir := keyApp(t, srv.URL)
+	data := t.TempDir()
+	for _, name := range []string{"good", "broken"} {
+		if r := cli(t, nil, "", "--data", data, "connect", dir, "--name", name, "--field", "api_key="+apiKey, "--param", "region=eu"); r.code != 0 {
+			t.Fatalf("connect %s = %d %q", name, r.code, r.stderr)
+		}
+	}
+	db, err := sql.Open("sqlite3", filepath.Join(data, "patchbay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE connections SET creds = x'00' WHERE name = 'broken'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	if r := cli(t, nil, "", "--data", data, "connections", "test", "good", "--app", dir); r.code != 0 {
+		t.Errorf("connections test good = %d %q, want 0", r.code, r.stderr)
+	}
+	r := cli(t, nil, "", "--data", data, "connections", "test", "broken", "--app", dir)
+	if want := "cannot decrypt credentials"; r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("connections test broken = %d %q, want 1 and %q", r.code, r.stderr, want)
 	}
 }

@@ -90,6 +90,16 @@ func (e *env) loadApp(dir string) (*engine.Program, bool) {
 // findConnection returns the connection called name in the default workspace; app, when not
 // "", is the key of the app it must belong to. The error says what there is instead.
 func findConnection(ctx context.Context, st connections.Store, name, app string) (*connections.Record, error) {
+	// By name first: only this record is decrypted, so another that cannot be (a damaged
+	// page) stops nothing but itself. The listing below says what there is instead.
+	rec, err := st.Connection(ctx, connections.DefaultWorkspace, name)
+	if err == nil && (app == "" || rec.App == app) {
+		return rec, nil
+	}
+	var mismatch *keys.MismatchError
+	if errors.Is(err, keys.ErrCorrupt) || errors.As(err, &mismatch) {
+		return nil, err // this record's credentials cannot be read
+	}
 	recs, err := st.Connections(ctx, connections.DefaultWorkspace)
 	if err != nil {
 		return nil, err
