@@ -665,3 +665,49 @@ flows:
 		t.Errorf("error:\n%s\nwant:\n%s", err, want)
 	}
 }
+
+// TestRunTemplateMemoryLimits: a template that doubled a text in a loop, or wrote a list holding
+// another many times over, used up the process's memory (fatal: the process died) or hung the run;
+// each fails its step. The budget is per evaluation: many steps, and loop iterations at once,
+// each build what one may.
+func TestRunTemplateMemoryLimits(t *testing.T) {
+	const src = `app: t
+flows:
+  doubling:
+    steps:
+      - id: d
+        set: {x: "{{ len(reduce(1..40, #acc + #acc, 'x')) }}"}
+  shared:
+    steps:
+      - id: s
+        set: {x: "{{ reduce(1..25, [#acc, #acc, #acc, #acc], 1) }}"}
+  text:
+    steps:
+      - id: t
+        set: {x: "v={{ reduce(1..21, [#acc, #acc], 1) }}"}
+  many:
+    steps:
+      - id: loop
+        foreach:
+          items: "{{ 1..16 }}"
+          concurrency: 4
+          output: "{{ len(repeat('x', 999999) + repeat('y', 999999) + string(item)) }}"
+`
+	a := ctlLoad(t, src)
+	for _, tt := range []struct{ flow, want string }{
+		{"doubling", `app.yaml:5:9: step "d" (set): app.yaml:6:45: template {{ len(reduce(1..40, #acc + #acc, 'x')) }}: memory budget exceeded: one evaluation of a template builds at most 16 MiB`},
+		{"shared", `app.yaml:9:9: step "s" (set): app.yaml:10:21: template {{ reduce(1..25, [#acc, #acc, #acc, #acc], 1) }}: its value is larger than 64 MiB as JSON`},
+		{"text", `app.yaml:13:9: step "t" (set): app.yaml:14:23: template {{ reduce(1..21, [#acc, #acc], 1) }}: memory budget exceeded: one evaluation of a template builds at most 16 MiB`},
+	} {
+		if _, err := a.run(tt.flow, engine.Options{}); err != tt.want {
+			t.Errorf("%s: error:\n%s\nwant:\n%s", tt.flow, err, tt.want)
+		}
+	}
+	res, err := a.run("many", engine.Options{})
+	if err != "" {
+		t.Fatal(err)
+	}
+	if got := res.Output.([]any); len(got) != 16 || got[15] != 1999998+2 {
+		t.Errorf("output = %v, want 16 lengths of 2000000", got)
+	}
+}

@@ -80,6 +80,7 @@ func (r *run) runFlow(ctx context.Context, f *Flow, given map[string]any, depth 
 	st.env = map[string]any{
 		"input": in, "steps": st.steps, "vars": st.vars,
 		"connection": r.opts.Connection, "app": r.app, "vault": r.opts.Vault,
+		flows.BudgetName: new(flows.Budget),
 	}
 	last, err := st.RunSteps(ctx, f.Steps)
 	if ret := asReturn(err); ret != nil {

@@ -247,6 +247,7 @@ func (st *State) Fork(label string, names []string, values []any) *State {
 		c.vars[k] = v
 	}
 	c.bindEnv(st.env, names, values)
+	c.env[flows.BudgetName] = new(flows.Budget) // a budget is used by one goroutine at a time
 	return c
 }
 

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/expr-lang/expr"
 )
 
 // Func is a helper function available in every template.
@@ -302,11 +300,3 @@ func toInt(v any) (int, bool) {
 	}
 	return 0, false
 }
-
-var funcOptions = func() []expr.Option {
-	opts := make([]expr.Option, 0, len(Funcs))
-	for _, f := range Funcs {
-		opts = append(opts, expr.Function(f.Name, f.Fn, f.Types...))
-	}
-	return opts
-}()

@@ -249,7 +249,10 @@ mapping; anything else is true. A step with ` + "`on_error: continue`" + ` that 
 A string may hold ` + "`{{ expression }}`" + ` templates in the [expr language](https://expr-lang.org/docs/language-definition).
 Every template is compiled when the app loads, so a misspelt name or a syntax error is reported
 at its exact file:line:col, never in the middle of a run. A template of more than
-` + fmt.Sprint(MaxTemplateNodes) + ` expression nodes is refused.
+` + fmt.Sprint(MaxTemplateNodes) + ` expression nodes is refused. When a step runs, one evaluation of its
+templates may build at most ` + fmt.Sprint(MaxTemplateBytes>>20) + ` MiB of text and lists (joined, repeated, encoded,
+added with ` + "`+`" + `), and a range, a list or a loop at most a million items; a template's value may
+show at most ` + fmt.Sprint(MaxValueBytes>>20) + ` MiB as JSON. A template that goes past these fails its step and says which.
 
 - **A value that is one whole template keeps its type:** ` + "`\"{{ steps.list.body.items }}\"`" + ` is a list,
   ` + "`\"{{ input.limit * 2 }}\"`" + ` a number.

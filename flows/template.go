@@ -86,11 +86,11 @@ func (s *Scope) options() []expr.Option {
 	if o, ok := envCache.Load(key); ok {
 		return o.([]expr.Option)
 	}
-	env := types.Map{}
+	env := types.Map{BudgetName: types.Any}
 	for _, n := range names {
 		env[n] = types.Any
 	}
-	opts := append([]expr.Option{expr.Env(env), expr.MaxNodes(MaxTemplateNodes)}, funcOptions...)
+	opts := append([]expr.Option{expr.Env(env), expr.MaxNodes(MaxTemplateNodes)}, budgetOptions...)
 	envCache.Store(key, opts)
 	return opts
 }
@@ -389,11 +389,21 @@ func (s *Scope) checkRefs(prog *vm.Program, at *origin, w *scalarWalker) {
 }
 
 // Eval evaluates the value in env. m is a VM to reuse (one per goroutine), or nil.
-// A template's runtime error names its position.
+// A template's runtime error names its position. What the evaluation builds is counted by env's
+// Budget (see BudgetName), which Eval starts afresh.
 func (v *Value) Eval(env map[string]any, m *vm.VM) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
+	if v.kind != kindLit {
+		if b, ok := env[BudgetName].(*Budget); ok {
+			b.reset()
+		}
+	}
+	return v.eval(env, m)
+}
+
+func (v *Value) eval(env map[string]any, m *vm.VM) (any, error) {
 	switch v.kind {
 	case kindLit:
 		return v.lit, nil
@@ -410,13 +420,25 @@ func (v *Value) Eval(env map[string]any, m *vm.VM) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			b.WriteString(Stringify(out))
+			text, err := stringifyPart(out)
+			if err == nil && b.Len()+len(text) > MaxTemplateBytes {
+				err = errBudget
+			}
+			if err != nil {
+				return nil, &Error{Pos: p.pos, Msg: fmt.Sprintf("template {{ %s }}: %v", truncate(p.src, 80), err), Err: err}
+			}
+			b.WriteString(text)
+		}
+		if budget, _ := env[BudgetName].(*Budget); budget != nil {
+			if err := budget.charge(b.Len()); err != nil {
+				return nil, &Error{Pos: v.Pos, Msg: err.Error(), Err: err}
+			}
 		}
 		return b.String(), nil
 	case kindMap:
 		out := make(map[string]any, len(v.keys))
 		for i, k := range v.keys {
-			x, err := v.vals[i].Eval(env, m)
+			x, err := v.vals[i].eval(env, m)
 			if err != nil {
 				return nil, err
 			}
@@ -426,7 +448,7 @@ func (v *Value) Eval(env map[string]any, m *vm.VM) (any, error) {
 	case kindList:
 		out := make([]any, len(v.vals))
 		for i, c := range v.vals {
-			x, err := c.Eval(env, m)
+			x, err := c.eval(env, m)
 			if err != nil {
 				return nil, err
 			}
@@ -465,6 +487,9 @@ func run(prog *vm.Program, src string, pos Pos, at *origin, env map[string]any, 
 			}
 		}
 		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: %s", truncate(src, 80), msg), Err: err}
+	}
+	if err := checkSize(out, MaxValueBytes); err != nil {
+		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: its value is larger than %d MiB as JSON", truncate(src, 80), MaxValueBytes>>20)}
 	}
 	return out, nil
 }

@@ -1,0 +1,514 @@
+package flows
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/vm/runtime"
+)
+
+// MaxTemplateBytes bounds what one evaluation of a value builds: the text and lists its
+// templates make by joining, repeating, replacing, encoding, parsing, writing JSON and +. expr
+// itself bounds the items of its ranges, lists and loops (a million); this bounds the rest, so
+// that a template cannot use up the process's memory (reduce(1..40, #acc + #acc, 'x')).
+const MaxTemplateBytes = 16 << 20
+
+// MaxValueBytes bounds one template's value, as JSON: a list may hold another many times over,
+// and show as far more than it takes in memory.
+const MaxValueBytes = 64 << 20
+
+// BudgetName is where an environment holds the *Budget of its evaluations. It is not an expr
+// identifier, so templates cannot name it.
+const BudgetName = "patchbay budget"
+
+// A Budget counts what evaluations build, against MaxTemplateBytes. An environment used by one
+// goroutine at a time holds a new one under BudgetName, and Value.Eval starts it afresh; in an
+// environment without one, each operation alone is bounded.
+type Budget struct{ used int }
+
+// errBudget is the error of an evaluation that builds too much.
+var errBudget = fmt.Errorf("memory budget exceeded: one evaluation of a template builds at most %d MiB", MaxTemplateBytes>>20)
+
+func (b *Budget) reset() {
+	if b != nil {
+		b.used = 0
+	}
+}
+
+// charge counts n more bytes built.
+func (b *Budget) charge(n int) error {
+	if n > MaxTemplateBytes {
+		return errBudget
+	}
+	if b == nil {
+		return nil
+	}
+	if b.used += n; b.used > MaxTemplateBytes {
+		return errBudget
+	}
+	return nil
+}
+
+// addName is the function a + that may join text becomes.
+const addName = "patchbay add"
+
+// budgetPatch gives the budget to every call of a budgeted function, as its first argument,
+// and turns a + that may join text into a call of addName.
+type budgetPatch struct{}
+
+func (budgetPatch) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && budgeted[id.Value] {
+			// A new node: the checker keeps the type it found for the call before the patch.
+			callee := &ast.IdentifierNode{Value: id.Value}
+			callee.SetLocation(id.Location())
+			ast.Patch(node, &ast.CallNode{Callee: callee, Arguments: append([]ast.Node{&ast.IdentifierNode{Value: BudgetName}}, n.Arguments...)})
+		}
+	case *ast.BinaryNode:
+		if n.Operator == "+" && mayBeText(n.Left) && mayBeText(n.Right) && !(constantOperand(n.Left) && constantOperand(n.Right)) {
+			ast.Patch(node, &ast.CallNode{
+				Callee:    &ast.IdentifierNode{Value: addName},
+				Arguments: []ast.Node{&ast.IdentifierNode{Value: BudgetName}, n.Left, n.Right},
+			})
+		}
+	}
+}
+
+// mayBeText reports whether n may be text, as far as the checker knows before the patch: a
+// + of numbers, times and durations stays as it is, and so does a mistake the checker reports.
+func mayBeText(n ast.Node) bool {
+	t := n.Type()
+	return t == nil || t.Kind() == reflect.Interface || t.Kind() == reflect.String
+}
+
+// constantOperand reports whether n is text written in the template.
+func constantOperand(n ast.Node) bool {
+	_, ok := n.(*ast.StringNode)
+	return ok
+}
+
+// add is + for a pair that may be text.
+func add(args ...any) (any, error) {
+	b, _ := args[0].(*Budget)
+	if x, ok := args[1].(string); ok {
+		if y, ok := args[2].(string); ok {
+			if err := b.charge(len(x) + len(y)); err != nil {
+				return nil, err
+			}
+			return x + y, nil
+		}
+	}
+	return runtime.Add(args[1], args[2]), nil
+}
+
+// sizing says how a budgeted function's result is counted.
+type sizing uint8
+
+const (
+	sizeNone    sizing = iota // one of its arguments, or a few bytes
+	sizeShallow               // text's bytes, a list's or a mapping's items
+	sizeDeep                  // a new tree (parsed JSON): everything in it
+)
+
+// budgeted names every function that gets the budget.
+var budgeted = map[string]bool{}
+
+// budgetFunction returns the option defining name as fn, which gets the budget as its first
+// argument, checks args with pre (when set) before fn runs, and counts fn's result.
+func budgetFunction(name string, fn func(args ...any) (any, error), pre func(args []any) (int, error), size sizing, types []reflect.Type, validate func([]reflect.Type) (reflect.Type, error)) expr.Option {
+	budgeted[name] = true
+	budgetType := reflect.TypeOf((*Budget)(nil))
+	withBudget := make([]reflect.Type, len(types))
+	for i, t := range types {
+		in := []reflect.Type{budgetType}
+		for j := range t.NumIn() {
+			in = append(in, t.In(j))
+		}
+		out := make([]reflect.Type, t.NumOut())
+		for j := range out {
+			out[j] = t.Out(j)
+		}
+		withBudget[i] = reflect.FuncOf(in, out, t.IsVariadic())
+	}
+	f := &builtin.Function{
+		Name:  name,
+		Types: withBudget,
+		Func: func(args ...any) (any, error) {
+			b, _ := args[0].(*Budget)
+			args = args[1:]
+			if pre != nil {
+				n, err := pre(args)
+				if err == nil {
+					err = b.charge(n)
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+			out, err := fn(args...)
+			if err != nil {
+				return nil, err
+			}
+			switch size {
+			case sizeShallow:
+				err = b.charge(shallowSize(out))
+			case sizeDeep:
+				err = b.charge(deepSize(out, MaxTemplateBytes+1))
+			}
+			return out, err
+		},
+	}
+	if validate != nil {
+		f.Validate = func(args []reflect.Type) (reflect.Type, error) {
+			if len(args) > 0 {
+				args = args[1:]
+			}
+			return validate(args)
+		}
+	}
+	return func(c *conf.Config) { c.Functions[name] = f }
+}
+
+// shallowSize is what building v took: text's bytes, 16 bytes for an item of a list, 48 for
+// one of a mapping.
+func shallowSize(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case []byte:
+		return len(x)
+	case []any:
+		return 16 * len(x)
+	case []string:
+		return 16 * len(x)
+	case map[string]any:
+		return 48 * len(x)
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map {
+		return 16 * rv.Len()
+	}
+	return 0
+}
+
+// valueSize estimates v's size as JSON, as engine.SizeOf does, but stops counting, and walking,
+// once it passes max.
+func valueSize(v any, max int) int {
+	switch x := v.(type) {
+	case nil:
+		return 4
+	case string:
+		return len(x) + 2
+	case bool:
+		return 5
+	case map[string]any:
+		n := 2
+		for k, e := range x {
+			if n += len(k) + 4 + valueSize(e, max-n); n > max {
+				return n
+			}
+		}
+		return n
+	case []any:
+		n := 2
+		for _, e := range x {
+			if n += 1 + valueSize(e, max-n); n > max {
+				return n
+			}
+		}
+		return n
+	case []string:
+		n := 2
+		for _, e := range x {
+			if n += 3 + len(e); n > max {
+				return n
+			}
+		}
+		return n
+	}
+	return 8
+}
+
+// deepSize estimates the memory a parsed value takes, 16 bytes a value besides its text, and
+// stops counting, and walking, once it passes max.
+func deepSize(v any, max int) int {
+	n := 16
+	switch x := v.(type) {
+	case string:
+		n += len(x)
+	case map[string]any:
+		for k, e := range x {
+			if n += 32 + len(k) + deepSize(e, max-n); n > max {
+				return n
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if n += deepSize(e, max-n); n > max {
+				return n
+			}
+		}
+	}
+	return n
+}
+
+// checkSize fails for a list or a mapping larger than max as JSON: text made of it would be.
+func checkSize(v any, max int) error {
+	switch v.(type) {
+	case map[string]any, []any:
+		if valueSize(v, max) > max {
+			return errBudget
+		}
+	}
+	return nil
+}
+
+// argsSize checks every argument that is a list or a mapping, which a helper may write as
+// text; it counts nothing itself.
+func argsSize(args []any) (int, error) {
+	for _, a := range args {
+		if err := checkSize(a, MaxTemplateBytes); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// builtinOverrides are expr's builtins that build text or lists, with how to check their
+// arguments first and count their results.
+var builtinOverrides = []struct {
+	name string
+	pre  func(args []any) (int, error)
+	size sizing
+}{
+	{"string", argsSize, sizeShallow},
+	{"upper", nil, sizeShallow},
+	{"lower", nil, sizeShallow},
+	{"trim", nil, sizeShallow},
+	{"trimPrefix", nil, sizeShallow},
+	{"trimSuffix", nil, sizeShallow},
+	{"split", nil, sizeShallow},
+	{"splitAfter", nil, sizeShallow},
+	{"replace", replaceSize, sizeNone},
+	{"repeat", repeatSize, sizeNone},
+	{"join", joinSize, sizeNone},
+	{"toJSON", toJSONSize, sizeShallow},
+	{"fromJSON", nil, sizeDeep},
+	{"toBase64", nil, sizeShallow},
+	{"fromBase64", nil, sizeShallow},
+	{"keys", nil, sizeShallow},
+	{"values", nil, sizeShallow},
+	{"toPairs", nil, sizeShallow},
+	{"fromPairs", nil, sizeShallow},
+	{"uniq", nil, sizeShallow},
+	{"take", nil, sizeShallow},
+	{"sort", nil, sizeShallow},
+	{"reverse", nil, sizeShallow},
+	{"concat", nil, sizeShallow},
+	{"flatten", flattenSize, sizeNone},
+}
+
+// replaceSize is the length of replace's result, known before it is built.
+func replaceSize(args []any) (int, error) {
+	if len(args) < 3 {
+		return 0, nil
+	}
+	s, ok1 := args[0].(string)
+	old, ok2 := args[1].(string)
+	repl, ok3 := args[2].(string)
+	if !ok1 || !ok2 || !ok3 {
+		return 0, nil // replace fails on its own
+	}
+	n := strings.Count(s, old) // for old == "": runes + 1
+	if len(args) == 4 {
+		if m, ok := args[3].(int); ok && m >= 0 && m < n {
+			n = m
+		}
+	}
+	if len(repl) > len(old) && n > 0 && (len(repl)-len(old)) > (MaxTemplateBytes-len(s))/n {
+		return 0, errBudget
+	}
+	return len(s) + n*(len(repl)-len(old)), nil
+}
+
+// repeatSize is the length of repeat's result, known before it is built.
+func repeatSize(args []any) (int, error) {
+	if len(args) != 2 {
+		return 0, nil
+	}
+	s, ok := args[0].(string)
+	n, ok2 := args[1].(int)
+	if !ok || !ok2 || n <= 0 {
+		return 0, nil
+	}
+	if len(s) > MaxTemplateBytes/n {
+		return 0, errBudget
+	}
+	return len(s) * n, nil
+}
+
+// joinSize is the length of join's result, known before it is built.
+func joinSize(args []any) (int, error) {
+	if len(args) == 0 {
+		return 0, nil
+	}
+	glue := 0
+	if len(args) == 2 {
+		if g, ok := args[1].(string); ok {
+			glue = len(g)
+		}
+	}
+	n := 0
+	add := func(s string) error {
+		if n += len(s) + glue; n > MaxTemplateBytes {
+			return errBudget
+		}
+		return nil
+	}
+	switch l := args[0].(type) {
+	case []string:
+		for _, s := range l {
+			if err := add(s); err != nil {
+				return 0, err
+			}
+		}
+	case []any:
+		for _, e := range l {
+			if s, ok := e.(string); ok {
+				if err := add(s); err != nil {
+					return 0, err
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
+// flattenSize counts the items flatten makes, 16 bytes each, before it makes them.
+func flattenSize(args []any) (int, error) {
+	if len(args) != 1 {
+		return 0, nil
+	}
+	n := 0
+	var count func(v reflect.Value, depth int) error
+	count = func(v reflect.Value, depth int) error {
+		for i := range v.Len() {
+			e := v.Index(i)
+			for e.Kind() == reflect.Interface || e.Kind() == reflect.Pointer {
+				if e.IsNil() {
+					break
+				}
+				e = e.Elem()
+			}
+			if (e.Kind() == reflect.Slice || e.Kind() == reflect.Array) && depth < builtin.MaxDepth {
+				if err := count(e, depth+1); err != nil {
+					return err
+				}
+				continue
+			}
+			if n += 16; n > MaxTemplateBytes {
+				return errBudget
+			}
+		}
+		return nil
+	}
+	v := reflect.ValueOf(args[0])
+	if v.Kind() != reflect.Slice && v.Kind() != reflect.Array {
+		return 0, nil // flatten fails on its own
+	}
+	return n, count(v, 0)
+}
+
+// toJSONSize checks what toJSON (json.MarshalIndent with two spaces) writes before it writes it:
+// each value of a list or a mapping starts a line indented by its depth, so a deep value writes
+// far more than its size.
+func toJSONSize(args []any) (int, error) {
+	if len(args) != 1 {
+		return 0, nil
+	}
+	var size func(v any, depth, max int) int
+	size = func(v any, depth, max int) int {
+		n := 0
+		switch x := v.(type) {
+		case map[string]any:
+			n = 2 + 2*depth
+			for k, e := range x {
+				if n += 2*depth + 8 + len(k) + size(e, depth+1, max-n); n > max {
+					return n
+				}
+			}
+		case []any:
+			n = 2 + 2*depth
+			for _, e := range x {
+				if n += 2*depth + 4 + size(e, depth+1, max-n); n > max {
+					return n
+				}
+			}
+		default:
+			n = valueSize(v, max)
+		}
+		return n
+	}
+	if n := size(args[0], 0, MaxTemplateBytes); n > MaxTemplateBytes {
+		return 0, errBudget
+	}
+	return 0, nil
+}
+
+// budgetOptions define + and the budgeted builtins and helpers.
+var budgetOptions = func() []expr.Option {
+	opts := []expr.Option{
+		expr.Patch(budgetPatch{}),
+		func(c *conf.Config) { c.Functions[addName] = &builtin.Function{Name: addName, Func: add} },
+	}
+	for _, o := range builtinOverrides {
+		f := builtin.Builtins[builtin.Index[o.name]]
+		call := f.Func
+		switch {
+		case f.Fast != nil:
+			fast := f.Fast
+			call = func(args ...any) (any, error) {
+				if len(args) != 1 {
+					return nil, fmt.Errorf("invalid number of arguments (expected 1, got %d)", len(args))
+				}
+				return fast(args[0]), nil
+			}
+		case f.Safe != nil:
+			safe := f.Safe
+			call = func(args ...any) (any, error) {
+				out, _, err := safe(args...)
+				return out, err
+			}
+		}
+		opts = append(opts, budgetFunction(o.name, call, o.pre, o.size, f.Types, f.Validate))
+	}
+	for _, f := range Funcs {
+		size := sizeShallow
+		switch f.Name {
+		case "json_decode":
+			size = sizeDeep
+		case "default":
+			size = sizeNone
+		}
+		types := make([]reflect.Type, len(f.Types))
+		for i, t := range f.Types {
+			types[i] = reflect.TypeOf(t).Elem()
+		}
+		opts = append(opts, budgetFunction(f.Name, f.Fn, argsSize, size, types, nil))
+	}
+	return opts
+}()
+
+// stringifyPart formats a template's value for the text around it, failing for a list or a
+// mapping too large to write.
+func stringifyPart(v any) (string, error) {
+	if err := checkSize(v, MaxTemplateBytes); err != nil {
+		return "", err
+	}
+	return Stringify(v), nil
+}
