@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -128,6 +129,9 @@ func isUnquotedTemplate(n *yaml.Node) bool {
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) { // not in the middle of a character
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -425,7 +425,7 @@ func (v *Value) eval(env map[string]any, m *vm.VM) (any, error) {
 				err = errBudget
 			}
 			if err != nil {
-				return nil, &Error{Pos: p.pos, Msg: fmt.Sprintf("template {{ %s }}: %v", truncate(p.src, 80), err), Err: err}
+				return nil, &Error{Pos: p.pos, Msg: fmt.Sprintf("template {{ %s }}: %v", shortSource(p.src), err), Err: err}
 			}
 			b.WriteString(text)
 		}
@@ -486,13 +486,16 @@ func run(prog *vm.Program, src string, pos Pos, at *origin, env map[string]any, 
 				pos = at.pos(fe.From, nil)
 			}
 		}
-		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: %s", truncate(src, 80), msg), Err: err}
+		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: %s", shortSource(src), msg), Err: err}
 	}
 	if err := checkSize(out, MaxValueBytes); err != nil {
-		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: its value is larger than %d MiB as JSON", truncate(src, 80), MaxValueBytes>>20)}
+		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: its value is larger than %d MiB as JSON", shortSource(src), MaxValueBytes>>20)}
 	}
 	return out, nil
 }
+
+// shortSource is a template's source for an error message: on one line, at most 80 bytes.
+func shortSource(src string) string { return truncate(strings.Join(strings.Fields(src), " "), 80) }
 
 // Stringify formats a value for text: strings as they are, nil as "", whole floats without a
 // fraction, times in RFC 3339, lists and mappings as JSON.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -329,5 +330,33 @@ func TestStringify(t *testing.T) {
 		if got := Stringify(tt.in); got != tt.want {
 			t.Errorf("Stringify(%#v) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestTemplateRuntimeErrorOneLine: the runtime error of a template written over several lines
+// (a | block) quoted its source with the line breaks, so the error printed as several lines
+// and the lines after the first had no file:line:col.
+func TestTemplateRuntimeErrorOneLine(t *testing.T) {
+	v, errs := compileValue(t, "v: |\n  {{ 1 +\n     input.zz }}\n")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	_, err := v.Eval(map[string]any{"input": map[string]any{}}, nil)
+	if want := "t.yaml:2:8: template {{ 1 + input.zz }}: invalid operation: int + <nil>"; err == nil || err.Error() != want {
+		t.Errorf("Eval error = %v, want %s", err, want)
+	}
+}
+
+// TestTemplateErrorSourceCutOnARune: a template's source cut for an error message at 80 bytes
+// could end in half a character, which printed as invalid UTF-8.
+func TestTemplateErrorSourceCutOnARune(t *testing.T) {
+	src := "v: \"{{ '" + strings.Repeat("é", 60) + "' + input.zz }}\"\n"
+	v, errs := compileValue(t, src)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	_, err := v.Eval(map[string]any{"input": map[string]any{"zz": 1}}, nil)
+	if err == nil || !utf8.ValidString(err.Error()) || !strings.Contains(err.Error(), "é…") {
+		t.Errorf("Eval error = %q, want valid UTF-8 cut after a whole é", err)
 	}
 }
