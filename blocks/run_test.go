@@ -711,3 +711,45 @@ flows:
 		t.Errorf("output = %v, want 16 lengths of 2000000", got)
 	}
 }
+
+// TestRunTemplateStopsAtDeadline: a template that looks through a long list or text once per
+// item of another (x in list inside filter, an accidental O(n²) join) ran for hours: expr cannot
+// be interrupted, and the run's deadline was only seen between steps. Looking through lists and
+// text now asks whether the run is over.
+func TestRunTemplateStopsAtDeadline(t *testing.T) {
+	const src = `app: t
+flows:
+  in_list:
+    steps:
+      - id: join
+        set: {n: "{{ let l = 1..400000; len(filter(l, -# in l)) }}"}
+  contains:
+    steps:
+      - id: scan
+        set: {n: "{{ let s = repeat('ab', 400000); len(filter(1..400000, s contains 'abc')) }}"}
+  matches:
+    steps:
+      - id: scan
+        set: {n: "{{ let s = repeat('ab', 400000); len(filter(1..400000, s matches 'ac')) }}"}
+  index:
+    steps:
+      - id: scan
+        set: {n: "{{ let s = repeat('ab', 400000); len(filter(1..400000, indexOf(s, 'abc') > 0)) }}"}
+  max:
+    steps:
+      - id: scan
+        set: {n: "{{ let l = 1..400000; len(filter(l, # == max(l))) }}"}
+`
+	a := ctlLoad(t, src)
+	for _, tt := range []struct{ flow, want string }{
+		{"in_list", `app.yaml:5:9: step "join" (set): app.yaml:6:58: template {{ let l = 1..400000; len(filter(l, -# in l)) }}: run timed out`},
+		{"contains", `app.yaml:9:9: step "scan" (set): app.yaml:10:76: template {{ let s = repeat('ab', 400000); len(filter(1..400000, s contains 'abc')) }}: run timed out`},
+		{"matches", `app.yaml:13:9: step "scan" (set): app.yaml:14:76: template {{ let s = repeat('ab', 400000); len(filter(1..400000, s matches 'ac')) }}: run timed out`},
+		{"index", `app.yaml:17:9: step "scan" (set): app.yaml:18:74: template {{ let s = repeat('ab', 400000); len(filter(1..400000, indexOf(s, 'abc') > 0)) }}: run timed out`},
+		{"max", `app.yaml:21:9: step "scan" (set): app.yaml:22:60: template {{ let l = 1..400000; len(filter(l, # == max(l))) }}: run timed out`},
+	} {
+		if _, err := a.run(tt.flow, engine.Options{Limits: engine.Limits{Timeout: 100 * time.Millisecond}}); err != tt.want {
+			t.Errorf("%s: error:\n%s\nwant:\n%s", tt.flow, err, tt.want)
+		}
+	}
+}

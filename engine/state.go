@@ -247,7 +247,11 @@ func (st *State) Fork(label string, names []string, values []any) *State {
 		c.vars[k] = v
 	}
 	c.bindEnv(st.env, names, values)
-	c.env[flows.BudgetName] = new(flows.Budget) // a budget is used by one goroutine at a time
+	b := &flows.Budget{} // a budget is used by one goroutine at a time
+	if parent, ok := st.env[flows.BudgetName].(*flows.Budget); ok {
+		b.Stopped = parent.Stopped
+	}
+	c.env[flows.BudgetName] = b
 	return c
 }
 

@@ -3,6 +3,7 @@ package flows
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -29,7 +30,16 @@ const BudgetName = "patchbay budget"
 // A Budget counts what evaluations build, against MaxTemplateBytes. An environment used by one
 // goroutine at a time holds a new one under BudgetName, and Value.Eval starts it afresh; in an
 // environment without one, each operation alone is bounded.
-type Budget struct{ used int }
+type Budget struct {
+	// Stopped, when set, returns why the evaluation must stop (the run's deadline passed), or
+	// nil. Looking through lists and text asks it every million items or bytes: expr's loops
+	// cannot be interrupted otherwise, and a lookup in a list once per item of another takes
+	// hours on large lists.
+	Stopped func() error
+
+	used int // bytes built in this evaluation
+	work int // items and bytes looked through since Stopped was last asked
+}
 
 // errBudget is the error of an evaluation that builds too much.
 var errBudget = fmt.Errorf("memory budget exceeded: one evaluation of a template builds at most %d MiB", MaxTemplateBytes>>20)
@@ -54,6 +64,18 @@ func (b *Budget) charge(n int) error {
 	return nil
 }
 
+// scan counts n items or bytes looked through, and every million asks Stopped.
+func (b *Budget) scan(n int) error {
+	if b == nil || b.Stopped == nil {
+		return nil
+	}
+	if b.work += n; b.work < 1<<20 {
+		return nil
+	}
+	b.work = 0
+	return b.Stopped()
+}
+
 // addName is the function a + that may join text becomes.
 const addName = "patchbay add"
 
@@ -71,13 +93,103 @@ func (budgetPatch) Visit(node *ast.Node) {
 			ast.Patch(node, &ast.CallNode{Callee: callee, Arguments: append([]ast.Node{&ast.IdentifierNode{Value: BudgetName}}, n.Arguments...)})
 		}
 	case *ast.BinaryNode:
-		if n.Operator == "+" && mayBeText(n.Left) && mayBeText(n.Right) && !(constantOperand(n.Left) && constantOperand(n.Right)) {
+		var fn string
+		right := n.Right
+		switch n.Operator {
+		case "+":
+			if mayBeText(n.Left) && mayBeText(n.Right) && !(constantOperand(n.Left) && constantOperand(n.Right)) {
+				fn = addName
+			}
+		case "in":
+			if _, literal := n.Right.(*ast.ArrayNode); !literal && mayBeList(n.Right) {
+				fn = inName
+			}
+		case "contains":
+			if mayBeText(n.Left) && mayBeText(n.Right) {
+				fn = containsName
+			}
+		case "matches":
+			if !mayBeText(n.Left) || !mayBeText(n.Right) {
+				break
+			}
+			if p, ok := n.Right.(*ast.StringNode); ok {
+				re, err := regexp.Compile(p.Value)
+				if err != nil {
+					break // the compiler reports it
+				}
+				right = &ast.ConstantNode{Value: re}
+				right.SetLocation(p.Location())
+			}
+			fn = matchesName
+		}
+		if fn != "" {
 			ast.Patch(node, &ast.CallNode{
-				Callee:    &ast.IdentifierNode{Value: addName},
-				Arguments: []ast.Node{&ast.IdentifierNode{Value: BudgetName}, n.Left, n.Right},
+				Callee:    &ast.IdentifierNode{Value: fn},
+				Arguments: []ast.Node{&ast.IdentifierNode{Value: BudgetName}, n.Left, right},
 			})
 		}
 	}
+}
+
+// mayBeList reports whether n may be a list, as far as the checker knows before the patch.
+func mayBeList(n ast.Node) bool {
+	t := n.Type()
+	return t == nil || t.Kind() == reflect.Interface || t.Kind() == reflect.Slice || t.Kind() == reflect.Array
+}
+
+// The functions in, contains and matches become: as expr's operators, and looking through a list
+// or a text counts as work.
+const (
+	inName       = "patchbay in"
+	containsName = "patchbay contains"
+	matchesName  = "patchbay matches"
+)
+
+func inOp(args ...any) (any, error) {
+	b, _ := args[0].(*Budget)
+	if v := reflect.ValueOf(args[2]); v.Kind() == reflect.Slice || v.Kind() == reflect.Array {
+		if err := b.scan(v.Len()); err != nil {
+			return nil, err
+		}
+	}
+	return runtime.In(args[1], args[2]), nil
+}
+
+func containsOp(args ...any) (any, error) {
+	b, _ := args[0].(*Budget)
+	if runtime.IsNil(args[1]) || runtime.IsNil(args[2]) {
+		return false, nil
+	}
+	s := args[1].(string) // panics as expr's contains does
+	if err := b.scan(len(s)); err != nil {
+		return nil, err
+	}
+	return strings.Contains(s, args[2].(string)), nil
+}
+
+func matchesOp(args ...any) (any, error) {
+	b, _ := args[0].(*Budget)
+	if runtime.IsNil(args[1]) || runtime.IsNil(args[2]) {
+		return false, nil
+	}
+	re, ok := args[2].(*regexp.Regexp) // compiled once when the pattern is written in the template
+	if !ok {
+		var err error
+		if re, err = regexp.Compile(args[2].(string)); err != nil {
+			return nil, err
+		}
+	}
+	if s, ok := args[1].(string); ok {
+		if err := b.scan(len(s)); err != nil {
+			return nil, err
+		}
+		return re.MatchString(s), nil
+	}
+	data := args[1].([]byte)
+	if err := b.scan(len(data)); err != nil {
+		return nil, err
+	}
+	return re.Match(data), nil
 }
 
 // mayBeText reports whether n may be text, as far as the checker knows before the patch: a
@@ -120,8 +232,9 @@ const (
 var budgeted = map[string]bool{}
 
 // budgetFunction returns the option defining name as fn, which gets the budget as its first
-// argument, checks args with pre (when set) before fn runs, and counts fn's result.
-func budgetFunction(name string, fn func(args ...any) (any, error), pre func(args []any) (int, error), size sizing, types []reflect.Type, validate func([]reflect.Type) (reflect.Type, error)) expr.Option {
+// argument, checks args with pre (when set) before fn runs, counts the items or bytes of its
+// argument scan (when not -1) as looked through, and counts fn's result.
+func budgetFunction(name string, fn func(args ...any) (any, error), pre func(args []any) (int, error), scan int, size sizing, types []reflect.Type, validate func([]reflect.Type) (reflect.Type, error)) expr.Option {
 	budgeted[name] = true
 	budgetType := reflect.TypeOf((*Budget)(nil))
 	withBudget := make([]reflect.Type, len(types))
@@ -142,6 +255,11 @@ func budgetFunction(name string, fn func(args ...any) (any, error), pre func(arg
 		Func: func(args ...any) (any, error) {
 			b, _ := args[0].(*Budget)
 			args = args[1:]
+			if scan >= 0 && scan < len(args) {
+				if err := b.scan(scanSize(args[scan])); err != nil {
+					return nil, err
+				}
+			}
 			if pre != nil {
 				n, err := pre(args)
 				if err == nil {
@@ -173,6 +291,17 @@ func budgetFunction(name string, fn func(args ...any) (any, error), pre func(arg
 		}
 	}
 	return func(c *conf.Config) { c.Functions[name] = f }
+}
+
+// scanSize is the items of a list, or the bytes of a text, a function looks through.
+func scanSize(v any) int {
+	if s, ok := v.(string); ok {
+		return len(s)
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+		return rv.Len()
+	}
+	return 0
 }
 
 // shallowSize is what building v took: text's bytes, 16 bytes for an item of a list, 48 for
@@ -285,32 +414,39 @@ var builtinOverrides = []struct {
 	name string
 	pre  func(args []any) (int, error)
 	size sizing
+	scan bool // its first argument is looked through
 }{
-	{"string", argsSize, sizeShallow},
-	{"upper", nil, sizeShallow},
-	{"lower", nil, sizeShallow},
-	{"trim", nil, sizeShallow},
-	{"trimPrefix", nil, sizeShallow},
-	{"trimSuffix", nil, sizeShallow},
-	{"split", nil, sizeShallow},
-	{"splitAfter", nil, sizeShallow},
-	{"replace", replaceSize, sizeNone},
-	{"repeat", repeatSize, sizeNone},
-	{"join", joinSize, sizeNone},
-	{"toJSON", toJSONSize, sizeShallow},
-	{"fromJSON", nil, sizeDeep},
-	{"toBase64", nil, sizeShallow},
-	{"fromBase64", nil, sizeShallow},
-	{"keys", nil, sizeShallow},
-	{"values", nil, sizeShallow},
-	{"toPairs", nil, sizeShallow},
-	{"fromPairs", nil, sizeShallow},
-	{"uniq", nil, sizeShallow},
-	{"take", nil, sizeShallow},
-	{"sort", nil, sizeShallow},
-	{"reverse", nil, sizeShallow},
-	{"concat", nil, sizeShallow},
-	{"flatten", flattenSize, sizeNone},
+	{"indexOf", nil, sizeNone, true},
+	{"lastIndexOf", nil, sizeNone, true},
+	{"max", nil, sizeNone, true},
+	{"min", nil, sizeNone, true},
+	{"mean", nil, sizeNone, true},
+	{"median", nil, sizeShallow, true},
+	{"string", argsSize, sizeShallow, false},
+	{"upper", nil, sizeShallow, false},
+	{"lower", nil, sizeShallow, false},
+	{"trim", nil, sizeShallow, false},
+	{"trimPrefix", nil, sizeShallow, false},
+	{"trimSuffix", nil, sizeShallow, false},
+	{"split", nil, sizeShallow, false},
+	{"splitAfter", nil, sizeShallow, false},
+	{"replace", replaceSize, sizeNone, false},
+	{"repeat", repeatSize, sizeNone, false},
+	{"join", joinSize, sizeNone, false},
+	{"toJSON", toJSONSize, sizeShallow, false},
+	{"fromJSON", nil, sizeDeep, false},
+	{"toBase64", nil, sizeShallow, false},
+	{"fromBase64", nil, sizeShallow, false},
+	{"keys", nil, sizeShallow, false},
+	{"values", nil, sizeShallow, false},
+	{"toPairs", nil, sizeShallow, false},
+	{"fromPairs", nil, sizeShallow, false},
+	{"uniq", nil, sizeShallow, false},
+	{"take", nil, sizeShallow, false},
+	{"sort", nil, sizeShallow, false},
+	{"reverse", nil, sizeShallow, false},
+	{"concat", nil, sizeShallow, false},
+	{"flatten", flattenSize, sizeNone, false},
 }
 
 // replaceSize is the length of replace's result, known before it is built.
@@ -464,7 +600,13 @@ func toJSONSize(args []any) (int, error) {
 var budgetOptions = func() []expr.Option {
 	opts := []expr.Option{
 		expr.Patch(budgetPatch{}),
-		func(c *conf.Config) { c.Functions[addName] = &builtin.Function{Name: addName, Func: add} },
+		func(c *conf.Config) {
+			c.Functions[addName] = &builtin.Function{Name: addName, Func: add}
+			boolType := reflect.TypeOf(new(func(*Budget, any, any) bool)).Elem()
+			for name, fn := range map[string]func(...any) (any, error){inName: inOp, containsName: containsOp, matchesName: matchesOp} {
+				c.Functions[name] = &builtin.Function{Name: name, Func: fn, Types: []reflect.Type{boolType}}
+			}
+		},
 	}
 	for _, o := range builtinOverrides {
 		f := builtin.Builtins[builtin.Index[o.name]]
@@ -485,7 +627,11 @@ var budgetOptions = func() []expr.Option {
 				return out, err
 			}
 		}
-		opts = append(opts, budgetFunction(o.name, call, o.pre, o.size, f.Types, f.Validate))
+		scan := -1
+		if o.scan {
+			scan = 0
+		}
+		opts = append(opts, budgetFunction(o.name, call, o.pre, scan, o.size, f.Types, f.Validate))
 	}
 	for _, f := range Funcs {
 		size := sizeShallow
@@ -499,7 +645,7 @@ var budgetOptions = func() []expr.Option {
 		for i, t := range f.Types {
 			types[i] = reflect.TypeOf(t).Elem()
 		}
-		opts = append(opts, budgetFunction(f.Name, f.Fn, argsSize, size, types, nil))
+		opts = append(opts, budgetFunction(f.Name, f.Fn, argsSize, -1, size, types, nil))
 	}
 	return opts
 }()

@@ -84,3 +84,49 @@ func TestTemplateMemoryBudgetValues(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateCountedOperatorsAsBefore: +, in, contains, matches and the helpers that count what
+// they build or look through give the values, runtime errors and load errors expr gives.
+func TestTemplateCountedOperatorsAsBefore(t *testing.T) {
+	env := map[string]any{BudgetName: new(Budget), "input": map[string]any{"list": []any{"a", 1, nil}, "m": map[string]any{"a": 1},
+		"s": "xyz", "p": "^x", "bad": "(", "n": 3, "b": []byte("xy")}}
+	tests := []struct{ expr, want string }{
+		{`'a' in input.list`, "true"},
+		{`nil in input.list`, "true"},
+		{`'q' in input.list`, "false"},
+		{`'a' in input.m`, "true"},
+		{`'a' in input.s`, `t.yaml:1:12: template {{ 'a' in input.s }}: operator "in" not defined on string`},
+		{`input.s contains 'y'`, "true"},
+		{`input.s contains input.none`, "false"},
+		{`input.n contains 'a'`, "t.yaml:1:16: template {{ input.n contains 'a' }}: interface conversion: interface {} is int, not string"},
+		{`input.s matches '^x'`, "true"},
+		{`input.s matches input.p`, "true"},
+		{`input.s matches input.bad`, "t.yaml:1:16: template {{ input.s matches input.bad }}: error parsing regexp: missing closing ): `(`"},
+		{`input.b matches 'x'`, "true"},
+		{`indexOf(input.s, 'z')`, "2"},
+		{`max(input.list)`, "t.yaml:1:8: template {{ max(input.list) }}: invalid argument for max (type string)"},
+		{`median([3, 1, 2])`, "2"},
+		{`input.s + input.n`, "t.yaml:1:16: template {{ input.s + input.n }}: invalid operation: string + int"},
+		// Load errors.
+		{`'x' matches '('`, "t.yaml:1:12: template: error parsing regexp: missing closing ): `(`"},
+		{`1 + 'a'`, "t.yaml:1:10: template: invalid operation: + (mismatched types int and string)"},
+		{`'a' contains 1`, "t.yaml:1:12: template: invalid operation: contains (mismatched types string and int)"},
+		{`1 in 2`, "t.yaml:1:10: template: invalid operation: in (mismatched types int and int)"},
+		{`upper(1)`, "t.yaml:1:14: template: cannot use int as argument (type string) to call upper "},
+		{`url_encode(1, 2)`, "t.yaml:1:8: template: too many arguments to call url_encode"},
+	}
+	for _, tt := range tests {
+		v, errs := compileValue(t, "v: \"{{ "+tt.expr+" }}\"\n")
+		var got string
+		if len(errs) > 0 {
+			got = errs.Error()
+		} else if out, err := v.Eval(env, nil); err != nil {
+			got = err.Error()
+		} else {
+			got = Stringify(out)
+		}
+		if got != tt.want {
+			t.Errorf("%s = %q, want %q", tt.expr, got, tt.want)
+		}
+	}
+}

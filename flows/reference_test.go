@@ -252,7 +252,8 @@ at its exact file:line:col, never in the middle of a run. A template of more tha
 ` + fmt.Sprint(MaxTemplateNodes) + ` expression nodes is refused. When a step runs, one evaluation of its
 templates may build at most ` + fmt.Sprint(MaxTemplateBytes>>20) + ` MiB of text and lists (joined, repeated, encoded,
 added with ` + "`+`" + `), and a range, a list or a loop at most a million items; a template's value may
-show at most ` + fmt.Sprint(MaxValueBytes>>20) + ` MiB as JSON. A template that goes past these fails its step and says which.
+show at most ` + fmt.Sprint(MaxValueBytes>>20) + ` MiB as JSON. A template that goes past these fails its step and says which; one
+that looks through long lists or text for longer than the run has left stops at its deadline.
 
 - **A value that is one whole template keeps its type:** ` + "`\"{{ steps.list.body.items }}\"`" + ` is a list,
   ` + "`\"{{ input.limit * 2 }}\"`" + ` a number.
