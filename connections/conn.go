@@ -173,7 +173,8 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 		}
 		return nil
 	}
-	tenv := map[string]any{"connection": env, "app": appEnv(c.prog.App), "vault": vault, "input": nil, flows.NameToken: c.token(rec)}
+	tenv := templateEnv(env, c.prog.App, vault)
+	tenv[flows.NameToken] = c.token(rec)
 	if d := c.cfg.Request; d != nil {
 		for _, k := range sortedKeys(d.Headers) {
 			if req.Header.Get(k) != "" {

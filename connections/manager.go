@@ -334,10 +334,9 @@ func (m *Manager) label(ctx context.Context, prog *engine.Program, rec *Record, 
 		secrets = append(secrets, flows.Stringify(v))
 	}
 	red := engine.NewRedactor(secrets...)
-	s, err := c.Label.EvalString(map[string]any{
-		"connection": env, "app": appEnv(prog.App), "vault": vault, "input": nil,
-		flows.NameTest: map[string]any{"output": testOut},
-	}, nil)
+	tenv := templateEnv(env, prog.App, vault)
+	tenv[flows.NameTest] = map[string]any{"output": testOut}
+	s, err := c.Label.EvalString(tenv, nil)
 	if err != nil || s == "" {
 		var msg string
 		if err != nil {
@@ -565,6 +564,13 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 	return res.Output, nil
 }
 
+// templateEnv is the environment of the connection's own templates (URLs, inject, request
+// defaults, label), with a memory budget as a run's templates have: an app's template cannot
+// build more than flows.MaxTemplateBytes here either.
+func templateEnv(conn map[string]any, app *flows.App, vault map[string]any) map[string]any {
+	return map[string]any{"connection": conn, "app": appEnv(app), "vault": vault, "input": nil, flows.BudgetName: new(flows.Budget)}
+}
+
 // vaultValues lists a vault's values, for redaction.
 func vaultValues(vault map[string]any) []string {
 	out := make([]string, 0, len(vault))
@@ -657,7 +663,7 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 	env["scope_separator"] = c.ScopeSeparator
 	env["client_auth"] = c.ClientAuth
 	env["token_method"] = c.TokenMethod
-	tenv := map[string]any{"connection": env, "app": appEnv(app), "vault": vault, "input": nil}
+	tenv := templateEnv(env, app, vault)
 	for key, v := range map[string]*flows.Value{
 		"authorize_url": c.AuthorizeURL, "token_url": c.TokenURL, "revoke_url": c.RevokeURL,
 		"request_token_url": c.RequestTokenURL, "access_token_url": c.AccessTokenURL,

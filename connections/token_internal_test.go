@@ -1,8 +1,12 @@
 package connections
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/flows"
+	"go.yaml.in/yaml/v3"
 )
 
 // TestRefreshDueAndMinInterval pins the two timing rules of DESIGN.md section 5: a token is due
@@ -48,5 +52,21 @@ func TestRefreshDueAndMinInterval(t *testing.T) {
 		if got := minInterval(tc.tok, time.Minute); got != tc.want {
 			t.Errorf("minInterval(%s) = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestConnectionTemplatesHaveBudget: the connection's own templates (URLs, inject, request
+// defaults, label) are bounded as a run's are: many small pieces that add up past
+// flows.MaxTemplateBytes fail instead of taking the process's memory.
+func TestConnectionTemplatesHaveBudget(t *testing.T) {
+	var errs flows.ErrorList
+	scope := flows.NewScope("app.yaml", nil, &errs, flows.ConnectionNames...)
+	v := scope.Compile(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "{{ len(map(1..100000, repeat('x', 1000))) }}", Line: 1, Column: 1})
+	if err := errs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := v.Eval(templateEnv(map[string]any{}, &flows.App{Key: "a"}, map[string]any{}), nil)
+	if err == nil || !strings.Contains(err.Error(), "memory budget exceeded") {
+		t.Errorf("Eval = %v, want a memory budget error", err)
 	}
 }
