@@ -79,7 +79,7 @@ func main() {
 // run runs the command line args and returns the exit code. Ctrl-C cancels ctx, which ends a
 // run in progress with an error.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, logLevel: "info"}
+	e := &env{stdin: stdin, stdout: terminalSafe{stdout}, stderr: terminalSafe{stderr}, getenv: getenv, logLevel: "info"}
 	// Global flags may come before the command name too: patchbay --data DIR run ...
 	top := e.flagSet("patchbay")
 	if err := top.Parse(args); err != nil {
