@@ -25,8 +25,14 @@ import (
 // so that positions read app.yaml:line:col.
 func capiLoad(t testing.TB, base, src string) (*engine.Program, string) {
 	t.Helper()
+	return loadYAML(t, strings.ReplaceAll(src, "BASE", base))
+}
+
+// loadYAML writes src as app.yaml in a temporary folder and loads it with the core blocks; the
+// load error's text comes back with the folder removed.
+func loadYAML(t testing.TB, src string) (*engine.Program, string) {
+	t.Helper()
 	dir := t.TempDir()
-	src = strings.ReplaceAll(src, "BASE", base)
 	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/patchbay/patchbay/blocks"
 	"github.com/patchbay/patchbay/engine"
 )
 
@@ -20,20 +18,7 @@ import (
 // with the core blocks. The load error's text has the folder removed.
 func oaLoad(t testing.TB, tokenURL, src string) (*engine.Program, string) {
 	t.Helper()
-	dir := t.TempDir()
-	src = strings.ReplaceAll(src, "TOKEN_URL", tokenURL)
-	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	reg := engine.NewRegistry()
-	if err := blocks.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	prog, err := engine.Load(reg, dir)
-	if err != nil {
-		return prog, strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
-	}
-	return prog, ""
+	return loadYAML(t, strings.ReplaceAll(src, "TOKEN_URL", tokenURL))
 }
 
 // oaRun loads src, runs its flow main with input and returns the result, the error's text with
