@@ -22,6 +22,8 @@ var rules = []struct {
 	{"connections", []string{"blocks", "store", "server", "cmd"}},
 	{"store", []string{"blocks", "server", "cmd"}},
 	{"server", []string{"cmd"}},
+	// The outbound network policy is a leaf: cmd and a server build their clients with it.
+	{"internal/netpolicy", []string{"flows", "engine", "blocks", "connections", "store", "server", "cmd"}},
 }
 
 // Only the store speaks SQL: the SQLite driver is imported by store/sqlite alone.
