@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -50,20 +48,6 @@ func LoadApp(dir string) (*App, error) {
 		errs.Append(Pos{File: f}, ParseFlowFile(app, f, src))
 	}
 	return app, errs.Err()
-}
-
-func readFile(file string) ([]byte, error) {
-	st, err := os.Stat(file)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &Error{Pos: Pos{File: file}, Msg: "no such file: an app is a folder with app.yaml", Err: err}
-		}
-		return nil, err
-	}
-	if st.Size() > MaxFileSize {
-		return nil, &Error{Pos: Pos{File: file}, Msg: fmt.Sprintf("file is %d bytes, more than the limit of %d", st.Size(), MaxFileSize)}
-	}
-	return os.ReadFile(file)
 }
 
 // parseDoc parses src into its document's root node. A file holds one document: a second one

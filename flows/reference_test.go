@@ -138,7 +138,8 @@ flows/model.go and flows/connection.go, the block list and flows.Funcs: edit tho
 
 An app is a folder with an ` + "`app.yaml`" + `. Every other ` + "`*.yaml`" + ` file beside it (not ` + "`*.yml`" + `) may
 hold more flows under a top-level ` + "`flows:`" + ` key (and an optional ` + "`description:`" + `); the files are
-read in name order. A file holds one YAML document and at most ` + fmt.Sprint(MaxFileSize>>20) + ` MiB.
+read in name order. A file holds one YAML document and at most ` + fmt.Sprint(MaxFileSize>>20) + ` MiB, and is a
+regular file (a symbolic link to one is followed; a named pipe or a device is refused).
 
 Every problem is reported at load, all at once, as ` + "`file:line:col: message`" + `, with a
 "did you mean" for a misspelt key or name. Unknown keys are errors at every level.
