@@ -25,7 +25,8 @@ import (
 type Config struct {
 	// Store keeps connections, clients and the vault (required).
 	Store Store
-	// HTTPClient sends the private flows' requests (default: a client with http.DefaultTransport).
+	// HTTPClient sends the private flows' requests (default: a client with http.DefaultTransport,
+	// which reaches every address; cmd gives one of internal/netpolicy, held to the network policy).
 	HTTPClient *http.Client
 	// Logger gets lifecycle lines (refreshed, disconnected); never a secret (default: discard).
 	Logger *slog.Logger

@@ -71,7 +71,8 @@ type Options struct {
 	// NewRedactor for options that many runs reuse, it spares each run building its own. The
 	// run adds what it lacks.
 	Redactor *Redactor
-	// HTTPClient sends call_api requests (default: a client with http.DefaultTransport).
+	// HTTPClient sends call_api requests (default: a client with http.DefaultTransport, which
+	// reaches every address; cmd gives one of internal/netpolicy, held to the network policy).
 	HTTPClient *http.Client
 	// Limits bound the run.
 	Limits Limits

@@ -50,6 +50,7 @@ Exit status: 0 when the connection was stored, 1 when it was not.`,
 		fs.StringVar(&o.client, "client", "", "the auth client `NAME` of an oauth connection (default: the app's connection.client, else its key)")
 		fs.StringVar(&o.listen, "listen", defaultListen, "listen on `ADDR` for the OAuth redirect (port 0: any free port)")
 		fs.BoolVar(&o.noBrowser, "no-browser", false, "print the OAuth address without opening a browser")
+		e.netFlags(fs)
 		return func(ctx context.Context, args []string) int { return e.connect(ctx, o, args) }
 	},
 }
@@ -117,7 +118,7 @@ func (e *env) connectApp(ctx context.Context, st *sqlite.Store, prog *engine.Pro
 		fmt.Fprintf(e.stderr, "error: %v\nnothing was stored\n", err)
 		return exitFailure
 	}
-	m := e.newManager(st, nil)
+	m := e.newManager(st, e.httpClient())
 	if c != nil && (c.Type == flows.ConnOAuth1 || c.Type == flows.ConnOAuth2 && c.Grant == "authorization_code") {
 		return e.connectInBrowser(ctx, m, st, prog, req, o)
 	}

@@ -15,7 +15,7 @@ import (
 // useConnection gives a run of prog (loaded from dir) the stored connection name: its Conn
 // (which puts the credentials and request defaults on every request and refreshes tokens),
 // the template value connection, the vault and the secrets to redact, merged into opts.
-// client sends the refreshes (nil: a default one); a --record client's token requests are not
+// client sends the refreshes; a --record client's token requests are not
 // recorded, and with a --replay client the connection requests no token and is not changed.
 // The returned func closes the store once the run is over.
 //
@@ -37,17 +37,15 @@ func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name
 		return nil, err
 	}
 	m := e.newManager(st, client)
-	if client != nil {
-		switch t := client.Transport.(type) {
-		case *replay.Recorder:
-			// A recording keeps response bodies in clear: the token endpoint's holds the
-			// tokens. Token requests go out, unrecorded, through the recorder's own transport.
-			m = e.newManager(st, &http.Client{Transport: t.Transport})
-		case *replay.Player:
-			// Replayed responses do not care for credentials, and a token replayed from a
-			// recording must not be saved over the live connection's.
-			m = connections.NewManager(connections.Config{Store: st, Logger: e.lifecycleLog(), NoRefresh: true})
-		}
+	switch t := client.Transport.(type) {
+	case *replay.Recorder:
+		// A recording keeps response bodies in clear: the token endpoint's holds the
+		// tokens. Token requests go out, unrecorded, through the recorder's own transport.
+		m = e.newManager(st, &http.Client{Transport: t.Transport})
+	case *replay.Player:
+		// Replayed responses do not care for credentials, and a token replayed from a
+		// recording must not be saved over the live connection's.
+		m = connections.NewManager(connections.Config{Store: st, Logger: e.lifecycleLog(), NoRefresh: true})
 	}
 	co, err := m.RunOptions(ctx, prog, rec)
 	if err != nil {

@@ -41,12 +41,13 @@ the same name (a database from a patchbay that allowed it), --app says which is 
 		var o connectionsOptions
 		fs.BoolVar(&o.json, "json", false, "print JSON (list, show)")
 		fs.StringVar(&o.app, "app", "", "the app's folder `APP` (test, delete; show when a name is ambiguous)")
+		e.netFlags(fs)
 		return func(ctx context.Context, args []string) int {
 			return e.dispatch(ctx, fs, args, []subcommand{
 				{"list", "", []string{"json"}, func(ctx context.Context, _ []string) int { return e.connectionsList(ctx, o) }},
 				{"show", "NAME", []string{"json", "app"}, func(ctx context.Context, a []string) int { return e.connectionsShow(ctx, o, a[0]) }},
-				{"test", "NAME", []string{"app"}, func(ctx context.Context, a []string) int { return e.connectionsTest(ctx, o, a[0]) }},
-				{"delete", "NAME", []string{"app"}, func(ctx context.Context, a []string) int { return e.connectionsDelete(ctx, o, a[0]) }},
+				{"test", "NAME", []string{"app", "deny-private-networks", "allow-network"}, func(ctx context.Context, a []string) int { return e.connectionsTest(ctx, o, a[0]) }},
+				{"delete", "NAME", []string{"app", "deny-private-networks", "allow-network"}, func(ctx context.Context, a []string) int { return e.connectionsDelete(ctx, o, a[0]) }},
 			})
 		}
 	},
@@ -276,7 +277,7 @@ func (e *env) connectionsTest(ctx context.Context, o connectionsOptions, name st
 		if err != nil {
 			return e.fail(err)
 		}
-		if err := e.newManager(st, nil).Test(ctx, prog, rec); err != nil {
+		if err := e.newManager(st, e.httpClient()).Test(ctx, prog, rec); err != nil {
 			fmt.Fprintf(e.stderr, "error: %v\n", err)
 			if errors.Is(err, connections.ErrDisconnected) {
 				fmt.Fprintln(e.stderr, reconnectHint(o.app, rec.Name))
@@ -303,7 +304,7 @@ func (e *env) deleteConnection(ctx context.Context, st *sqlite.Store, prog *engi
 	if err != nil {
 		return e.fail(err)
 	}
-	err = e.newManager(st, nil).Delete(ctx, prog, rec)
+	err = e.newManager(st, e.httpClient()).Delete(ctx, prog, rec)
 	var re *connections.RevokeError
 	if errors.As(err, &re) {
 		fmt.Fprintf(e.stdout, "deleted %s (app %s)\n", rec.Name, rec.App)

@@ -67,6 +67,7 @@ type env struct {
 	data     string   // --data
 	logLevel string   // --log-level
 	log      *slog.Logger
+	net      netOptions // the network policy flags of the commands that send requests
 }
 
 func main() {
@@ -117,6 +118,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return e.usageError("%v", err)
 	}
 	if e.log, err = newLogger(stderr, e.logLevel); err != nil {
+		return e.usageError("%v", err)
+	}
+	if err := e.net.resolve(getenv); err != nil {
 		return e.usageError("%v", err)
 	}
 	return runCmd(ctx, pos)

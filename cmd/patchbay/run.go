@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -37,6 +38,11 @@ inputs; --input overrides its keys.
 Exit status: 0 when the flow succeeded, 1 when the app does not load, an input is wrong or the
 run failed (error: says which step, where, and why), 2 for a bad command line.
 
+A run is bounded (10 MiB per response, 10000 items per loop, 10000 steps, 64 MiB of step
+outputs, --timeout); the --max-* flags raise a bound for a rare big job. Requests may reach every
+address unless --deny-private-networks is given: then loopback, private, link-local and cloud
+metadata addresses are refused, except the networks of --allow-network (docs/security.md).
+
 --record DIR writes every HTTP response of the run to DIR; --replay DIR answers every request
 from such a recording and never uses the network, so a flow can be tried offline:
 
@@ -53,6 +59,12 @@ from such a recording and never uses the network, so a flow can be tried offline
 		fs.StringVar(&o.replay, "replay", "", "answer HTTP requests from the recordings in `DIR`, without the network")
 		fs.StringVar(&o.record, "record", "", "record every HTTP response to `DIR`, for --replay")
 		fs.StringVar(&o.connection, "connection", "", "sign the requests with the stored connection `NAME` (see patchbay connect)")
+		d := engine.DefaultLimits
+		fs.Int64Var(&o.limits.MaxResponseBytes, "max-response-bytes", d.MaxResponseBytes, "read at most `N` bytes of one HTTP response body")
+		fs.IntVar(&o.limits.MaxIterations, "max-iterations", d.MaxIterations, "loop over at most `N` items in one loop")
+		fs.Int64Var(&o.limits.MaxSteps, "max-steps", d.MaxSteps, "run at most `N` steps, nested steps and called flows included")
+		fs.Int64Var(&o.limits.MaxOutputBytes, "max-output-bytes", d.MaxOutputBytes, "keep at most `N` bytes of step outputs in the run, all steps together")
+		e.netFlags(fs)
 		return func(ctx context.Context, args []string) int { return e.runFlow(ctx, o, args) }
 	},
 }
@@ -64,6 +76,7 @@ type runOptions struct {
 	trace     bool
 	jsonTrace bool
 	timeout   time.Duration
+	limits    engine.Limits // Timeout aside: timeout
 	baseURL   string
 	replay    string
 	record    string
@@ -90,6 +103,15 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	if o.timeout <= 0 {
 		return e.usageError("--timeout must be positive")
 	}
+	l := o.limits
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"max-response-bytes", l.MaxResponseBytes}, {"max-iterations", int64(l.MaxIterations)}, {"max-steps", l.MaxSteps}, {"max-output-bytes", l.MaxOutputBytes}} {
+		if f.v <= 0 {
+			return e.usageError("--%s must be positive", f.name)
+		}
+	}
 	if o.baseURL != "" {
 		if u, err := url.Parse(o.baseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return e.usageError("--base-url %q is not an http or https URL", o.baseURL)
@@ -114,9 +136,11 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 		printErrors(e.stderr, err)
 		return exitFailure
 	}
+	limits := o.limits
+	limits.Timeout = o.timeout
 	opts := engine.Options{
 		Input:   input,
-		Limits:  engine.Limits{Timeout: o.timeout},
+		Limits:  limits,
 		Logger:  e.log.With("app", prog.App.Key, "flow", name),
 		BaseURL: o.baseURL,
 	}
@@ -124,7 +148,9 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	case o.replay != "":
 		opts.HTTPClient = &http.Client{Transport: &replay.Player{Dir: o.replay}}
 	case o.record != "":
-		opts.HTTPClient = &http.Client{Transport: &replay.Recorder{Dir: o.record}}
+		opts.HTTPClient = &http.Client{Transport: &replay.Recorder{Dir: o.record, Transport: e.httpClient().Transport}}
+	default:
+		opts.HTTPClient = e.httpClient()
 	}
 	closeStore, err := e.useConnection(ctx, prog, args[0], o.connection, opts.HTTPClient, &opts)
 	if err != nil {
@@ -144,6 +170,10 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 		} else {
 			fmt.Fprintf(e.stderr, "error: %v\n", err)
 		}
+		var le *engine.LimitError
+		if errors.As(err, &le) && limitFlags[le.Limit] != "" {
+			fmt.Fprintf(e.stderr, "a rare big job may raise the limit: --%s N\n", limitFlags[le.Limit])
+		}
 		return exitFailure
 	}
 	enc := json.NewEncoder(e.stdout)
@@ -156,17 +186,22 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	return exitOK
 }
 
+// limitFlags are the flags of run that set each engine.LimitError.Limit.
+var limitFlags = map[string]string{
+	"steps":          "max-steps",
+	"iterations":     "max-iterations",
+	"response_bytes": "max-response-bytes",
+	"output_bytes":   "max-output-bytes",
+}
+
+// maxInputFile bounds --input-file.
+const maxInputFile = 16 << 20
+
 // readInputs merges --input-file and --input, the latter winning.
 func (e *env) readInputs(o *runOptions) (map[string]any, error) {
 	in := map[string]any{}
 	if o.inputFile != "" {
-		var data []byte
-		var err error
-		if o.inputFile == "-" {
-			data, err = io.ReadAll(e.stdin)
-		} else {
-			data, err = os.ReadFile(o.inputFile)
-		}
+		data, err := e.readInputFile(o.inputFile)
 		if err != nil {
 			return nil, fmt.Errorf("--input-file: %w", err)
 		}
@@ -181,6 +216,36 @@ func (e *env) readInputs(o *runOptions) (map[string]any, error) {
 		in[k] = v
 	}
 	return in, nil
+}
+
+// readInputFile reads --input-file: a regular file, or a pipe (- for stdin, <(command) in the
+// shell), of at most maxInputFile bytes. A device (/dev/zero), a folder or a socket is refused.
+func (e *env) readInputFile(name string) ([]byte, error) {
+	r, label := e.stdin, "stdin"
+	if name != "-" {
+		label = name
+		f, err := os.Open(name) // a named pipe waits for its writer here, as cat's would
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if m := st.Mode(); !m.IsRegular() && m.Type() != fs.ModeNamedPipe {
+			return nil, fmt.Errorf("%s is not a file or a pipe but %s", name, flows.FileKind(m))
+		}
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxInputFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxInputFile {
+		return nil, fmt.Errorf("%s holds more than the limit of %d bytes", label, maxInputFile)
+	}
+	return data, nil
 }
 
 // printErrors prints a load error one problem per line, as validate does.

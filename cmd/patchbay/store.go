@@ -49,8 +49,8 @@ func (e *env) openStore() (*sqlite.Store, error) {
 	return sqlite.Open(path, key, sqlite.WithLogger(e.lifecycleLog()))
 }
 
-// newManager returns the connection manager over st. client sends the private flows' and
-// the refreshes' requests (nil: a default client).
+// newManager returns the connection manager over st. client (e.httpClient) sends the private
+// flows' and the refreshes' requests.
 func (e *env) newManager(st connections.Store, client *http.Client) *connections.Manager {
 	return connections.NewManager(connections.Config{Store: st, HTTPClient: client, Logger: e.lifecycleLog()})
 }
