@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -142,4 +145,27 @@ flows:
 func tail(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-3):], "\n")
+}
+
+// Ctrl-C ends a run that waits for --input-file's pipe to get a writer (or for stdin): the
+// wait ignored the signal.
+func TestRunInputFileWaitCanceled(t *testing.T) {
+	dir := writeApp(t, "", map[string]string{"app.yaml": "app: echo\nflows:\n  echo:\n    output: 1\n"})
+	fifo := filepath.Join(t.TempDir(), "inputs")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	t.Cleanup(func() {
+		// A writer that comes and goes lets the background open and read end.
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupt signal received"))
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"run", dir, "echo", "--input-file", fifo}, strings.NewReader(""), &out, &errOut, func(string) string { return "" })
+	if want := "error: --input-file: interrupt signal received\n"; code != 1 || errOut.String() != want {
+		t.Errorf("run = %d, stderr %q, want 1 and %q", code, errOut.String(), want)
+	}
 }

@@ -118,7 +118,7 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 		}
 	}
 	dir, name := args[0], args[1]
-	input, err := e.readInputs(o)
+	input, err := e.readInputs(ctx, o)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "error: %v\n", err)
 		return exitFailure
@@ -197,11 +197,28 @@ var limitFlags = map[string]string{
 // maxInputFile bounds --input-file.
 const maxInputFile = 16 << 20
 
-// readInputs merges --input-file and --input, the latter winning.
-func (e *env) readInputs(o *runOptions) (map[string]any, error) {
+// readInputs merges --input-file and --input, the latter winning. Ctrl-C stops the wait for
+// a pipe's writer or for stdin: the read goes on in the background until the process exits.
+func (e *env) readInputs(ctx context.Context, o *runOptions) (map[string]any, error) {
 	in := map[string]any{}
 	if o.inputFile != "" {
-		data, err := e.readInputFile(o.inputFile)
+		type read struct {
+			data []byte
+			err  error
+		}
+		done := make(chan read, 1)
+		go func() {
+			data, err := e.readInputFile(o.inputFile)
+			done <- read{data, err}
+		}()
+		var data []byte
+		var err error
+		select {
+		case r := <-done:
+			data, err = r.data, r.err
+		case <-ctx.Done():
+			err = context.Cause(ctx)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("--input-file: %w", err)
 		}
