@@ -44,11 +44,11 @@ func (p *prompter) line(ctx context.Context, sensitive bool) (string, error) {
 		return "", nil
 	}
 	if !p.terminal() {
-		s, err := p.in.ReadString('\n')
+		s, err := p.readLine()
 		if errors.Is(err, io.EOF) {
 			p.eof, err = true, nil
 		}
-		return strings.TrimRight(s, "\r\n"), err
+		return s, err
 	}
 	state, err := term.GetState(p.fd)
 	if err != nil {
@@ -66,8 +66,8 @@ func (p *prompter) line(ctx context.Context, sensitive bool) (string, error) {
 			done <- answer{string(b), err}
 			return
 		}
-		s, err := p.in.ReadString('\n')
-		done <- answer{strings.TrimRight(s, "\r\n"), err}
+		s, err := p.readLine()
+		done <- answer{s, err}
 	}()
 	select {
 	case a := <-done:
@@ -79,6 +79,24 @@ func (p *prompter) line(ctx context.Context, sensitive bool) (string, error) {
 		term.Restore(p.fd, state)
 		fmt.Fprintln(p.out)
 		return "", context.Cause(ctx)
+	}
+}
+
+// readLine reads a line of at most maxSecret bytes and returns it without its line ending;
+// a longer one (stdin from /dev/zero) is an error rather than all of the memory.
+func (p *prompter) readLine() (string, error) {
+	var b []byte
+	for {
+		frag, err := p.in.ReadSlice('\n')
+		b = append(b, frag...)
+		if len(b) <= maxSecret+2 && errors.Is(err, bufio.ErrBufferFull) {
+			continue // the line goes on; +2: its line ending
+		}
+		s := strings.TrimRight(string(b), "\r\n")
+		if len(s) > maxSecret {
+			return "", fmt.Errorf("a line of stdin is longer than %d bytes", maxSecret)
+		}
+		return s, err
 	}
 }
 

@@ -169,3 +169,24 @@ func TestRunInputFileWaitCanceled(t *testing.T) {
 		t.Errorf("run = %d, stderr %q, want 1 and %q", code, errOut.String(), want)
 	}
 }
+
+// connect reads piped answers a line at a time, and a line of at most 1 MiB: stdin from
+// /dev/zero, one endless line, took all of the memory.
+func TestConnectAnswerLineLimit(t *testing.T) {
+	noMasterKey(t)
+	ts, calls := keyAPI(t)
+	dir := keyApp(t, ts.URL)
+	data := t.TempDir()
+	r := cli(t, nil, "eu\n"+strings.Repeat("k", maxSecret+1), "--data", data, "connect", dir)
+	if want := "error: read api_key: a line of stdin is longer than 1048576 bytes\nnothing was stored\n"; r.code != 1 || !strings.HasSuffix(r.stderr, want) {
+		t.Errorf("connect with a long line = %d, stderr (end) %q, want 1 and ending %q", r.code, tail(r.stderr), want)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the API got %d requests, want none", n)
+	}
+	// A line of exactly the limit is an answer.
+	r = cli(t, nil, "eu\n"+strings.Repeat("k", maxSecret)+"\r\n", "--data", data, "connect", dir)
+	if want := "connection test failed, nothing was stored"; r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("connect with a line of 1 MiB = %d, stderr (end) %q, want 1 and the key refused by the API", r.code, tail(r.stderr))
+	}
+}
