@@ -9,20 +9,25 @@ import (
 	"syscall"
 )
 
-// readFile reads an app file of at most MaxFileSize bytes. Only a regular file is read (a
-// symbolic link is followed to one): a named pipe would block, and a device such as /dev/zero
-// never ends. The kind is checked before opening, and again on the opened file, which is
-// opened without blocking so that a file swapped for a pipe in between cannot hang the load;
-// the read stops past the limit whatever the size said.
-func readFile(file string) ([]byte, error) {
+// FileError is a file that ReadFile refuses: not a regular file, or too large.
+type FileError struct {
+	File string
+	Msg  string // "not a regular file but a named pipe", "file is 5000000 bytes, more than the limit of 4194304"
+}
+
+func (e *FileError) Error() string { return e.File + ": " + e.Msg }
+
+// ReadFile reads file, a regular file (a symbolic link to one is followed) of at most max bytes.
+// Anything else is refused with a *FileError before it is read: a named pipe would block until
+// a writer comes, and a device such as /dev/zero never ends. The kind is checked before opening,
+// and again on the opened file, which is opened without blocking so that a file swapped for a
+// pipe in between cannot hang the read; the read stops past max whatever the size said.
+func ReadFile(file string, max int64) ([]byte, error) {
 	st, err := os.Stat(file)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &Error{Pos: Pos{File: file}, Msg: "no such file: an app is a folder with app.yaml", Err: err}
-		}
 		return nil, err
 	}
-	if err := checkRegular(file, st); err != nil {
+	if err := checkFile(file, st, max); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
@@ -33,26 +38,26 @@ func readFile(file string) ([]byte, error) {
 	if st, err = f.Stat(); err != nil {
 		return nil, err
 	}
-	if err := checkRegular(file, st); err != nil {
+	if err := checkFile(file, st, max); err != nil {
 		return nil, err
 	}
-	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	src, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(src) > MaxFileSize {
-		return nil, &Error{Pos: Pos{File: file}, Msg: fmt.Sprintf("file is larger than the limit of %d bytes", MaxFileSize)}
+	if int64(len(src)) > max {
+		return nil, &FileError{File: file, Msg: fmt.Sprintf("file is larger than the limit of %d bytes", max)}
 	}
 	return src, nil
 }
 
-// checkRegular refuses what is not a regular file of at most MaxFileSize bytes.
-func checkRegular(file string, st fs.FileInfo) error {
+// checkFile refuses what is not a regular file of at most max bytes.
+func checkFile(file string, st fs.FileInfo, max int64) error {
 	if m := st.Mode(); !m.IsRegular() {
-		return &Error{Pos: Pos{File: file}, Msg: fmt.Sprintf("not a regular file but %s: an app file must be a regular file", FileKind(m))}
+		return &FileError{File: file, Msg: "not a regular file but " + FileKind(m)}
 	}
-	if st.Size() > MaxFileSize {
-		return &Error{Pos: Pos{File: file}, Msg: fmt.Sprintf("file is %d bytes, more than the limit of %d", st.Size(), MaxFileSize)}
+	if st.Size() > max {
+		return &FileError{File: file, Msg: fmt.Sprintf("file is %d bytes, more than the limit of %d", st.Size(), max)}
 	}
 	return nil
 }
@@ -73,4 +78,17 @@ func FileKind(m fs.FileMode) string {
 		return "a regular file"
 	}
 	return "a special file"
+}
+
+// readFile reads an app file: ReadFile with MaxFileSize, its refusals as positioned errors.
+func readFile(file string) ([]byte, error) {
+	src, err := ReadFile(file, MaxFileSize)
+	var fe *FileError
+	switch {
+	case errors.As(err, &fe):
+		return nil, &Error{Pos: Pos{File: file}, Msg: fe.Msg}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &Error{Pos: Pos{File: file}, Msg: "no such file: an app is a folder with app.yaml", Err: err}
+	}
+	return src, err
 }

@@ -20,23 +20,23 @@ func TestLoadAppNonRegularFiles(t *testing.T) {
 	}{
 		{"app.yaml links to /dev/zero", func(t *testing.T, dir string) {
 			symlink(t, "/dev/zero", filepath.Join(dir, "app.yaml"))
-		}, "DIR/app.yaml: not a regular file but a device: an app file must be a regular file"},
+		}, "DIR/app.yaml: not a regular file but a device"},
 		{"app.yaml is a named pipe", func(t *testing.T, dir string) {
 			mkfifo(t, filepath.Join(dir, "app.yaml"))
-		}, "DIR/app.yaml: not a regular file but a named pipe: an app file must be a regular file"},
+		}, "DIR/app.yaml: not a regular file but a named pipe"},
 		{"app.yaml is a folder", func(t *testing.T, dir string) {
 			if err := os.Mkdir(filepath.Join(dir, "app.yaml"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-		}, "DIR/app.yaml: not a regular file but a folder: an app file must be a regular file"},
+		}, "DIR/app.yaml: not a regular file but a folder"},
 		{"flow file is a named pipe", func(t *testing.T, dir string) {
 			write(t, filepath.Join(dir, "app.yaml"), app)
 			mkfifo(t, filepath.Join(dir, "more.yaml"))
-		}, "DIR/more.yaml: not a regular file but a named pipe: an app file must be a regular file"},
+		}, "DIR/more.yaml: not a regular file but a named pipe"},
 		{"flow file links to /dev/zero", func(t *testing.T, dir string) {
 			write(t, filepath.Join(dir, "app.yaml"), app)
 			symlink(t, "/dev/zero", filepath.Join(dir, "zero.yaml"))
-		}, "DIR/zero.yaml: not a regular file but a device: an app file must be a regular file"},
+		}, "DIR/zero.yaml: not a regular file but a device"},
 		{"links to regular files", func(t *testing.T, dir string) {
 			elsewhere := t.TempDir()
 			write(t, filepath.Join(elsewhere, "real.yaml"), app)

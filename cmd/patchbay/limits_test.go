@@ -66,7 +66,7 @@ func TestValidateNamedPipe(t *testing.T) {
 		t.Skipf("no named pipes here: %v", err)
 	}
 	r := cli(t, nil, "", "validate", dir)
-	want := filepath.Join(dir, "app.yaml") + ": not a regular file but a named pipe: an app file must be a regular file\n"
+	want := filepath.Join(dir, "app.yaml") + ": not a regular file but a named pipe\n"
 	if r.code != 1 || r.stdout != want {
 		t.Errorf("validate = %d, stdout %q, stderr %q, want 1 and %q", r.code, r.stdout, r.stderr, want)
 	}

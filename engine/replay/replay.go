@@ -30,6 +30,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/patchbay/patchbay/flows"
 )
 
 // Recording is the content of one recorded response's file.
@@ -50,6 +52,10 @@ type Recording struct {
 
 // MaxBody bounds a body the Recorder reads (the engine's own response limit is smaller).
 const MaxBody = 64 << 20
+
+// maxRecording bounds a recording file: a body of MaxBody as JSON text, where a control
+// character takes six bytes (\u0001), and its headers.
+const maxRecording = 6*MaxBody + 1<<20
 
 // dropHeaders are never written to a recording: they carry credentials or are recomputed.
 var dropHeaders = []string{"Set-Cookie", "Set-Cookie2", "Authorization", "Proxy-Authorization", "Cookie", "Content-Length"}
@@ -218,7 +224,7 @@ func (p *Player) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	file := filepath.Join(p.Dir, FileName(req.Method, req.URL, body))
-	data, err := os.ReadFile(file)
+	data, err := flows.ReadFile(file, maxRecording)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("replay: %w for %s %s: %s", ErrNoRecording, req.Method, req.URL.EscapedPath(), file)
 	}

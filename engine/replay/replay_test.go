@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/patchbay/patchbay/engine/replay"
@@ -209,6 +210,29 @@ func TestReplayBadFile(t *testing.T) {
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("RoundTrip with %s = %v, want %s", tt.content, err, tt.want)
 		}
+	}
+}
+
+// A recording that is not a regular file is refused unread: a symbolic link to /dev/zero was
+// read until the memory ran out, a named pipe hung the run.
+func TestReplayNonRegularFile(t *testing.T) {
+	dir := t.TempDir()
+	u, _ := url.Parse("/x")
+	name := filepath.Join(dir, replay.FileName("GET", u, nil))
+	if err := os.Symlink("/dev/zero", name); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	_, err := (&replay.Player{Dir: dir}).RoundTrip(httptest.NewRequest("GET", "/x", nil))
+	if want := "replay: " + name + ": not a regular file but a device"; err == nil || err.Error() != want {
+		t.Errorf("RoundTrip with a link to /dev/zero = %v, want %s", err, want)
+	}
+	os.Remove(name)
+	if err := syscall.Mkfifo(name, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	_, err = (&replay.Player{Dir: dir}).RoundTrip(httptest.NewRequest("GET", "/x", nil))
+	if want := "replay: " + name + ": not a regular file but a named pipe"; err == nil || err.Error() != want {
+		t.Errorf("RoundTrip with a named pipe = %v, want %s", err, want)
 	}
 }
 
