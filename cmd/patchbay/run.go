@@ -236,11 +236,17 @@ func (e *env) readInputs(ctx context.Context, o *runOptions) (map[string]any, er
 }
 
 // readInputFile reads --input-file: a regular file, or a pipe (- for stdin, <(command) in the
-// shell), of at most maxInputFile bytes. A device (/dev/zero), a folder or a socket is refused.
+// shell), of at most maxInputFile bytes. A device (/dev/zero), a folder or a socket is refused,
+// before it is opened and again once it is.
 func (e *env) readInputFile(name string) ([]byte, error) {
 	r, label := e.stdin, "stdin"
 	if name != "-" {
 		label = name
+		if st, err := os.Stat(name); err == nil { // else open says what is wrong
+			if err := inputFileKind(name, st); err != nil {
+				return nil, err
+			}
+		}
 		f, err := os.Open(name) // a named pipe waits for its writer here, as cat's would
 		if err != nil {
 			return nil, err
@@ -250,8 +256,8 @@ func (e *env) readInputFile(name string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if m := st.Mode(); !m.IsRegular() && m.Type() != fs.ModeNamedPipe {
-			return nil, fmt.Errorf("%s is not a file or a pipe but %s", name, flows.FileKind(m))
+		if err := inputFileKind(name, st); err != nil {
+			return nil, err
 		}
 		r = f
 	}
@@ -263,6 +269,14 @@ func (e *env) readInputFile(name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s holds more than the limit of %d bytes", label, maxInputFile)
 	}
 	return data, nil
+}
+
+// inputFileKind refuses an --input-file that is neither a regular file nor a pipe.
+func inputFileKind(name string, st fs.FileInfo) error {
+	if m := st.Mode(); !m.IsRegular() && m.Type() != fs.ModeNamedPipe {
+		return fmt.Errorf("%s is not a file or a pipe but %s", name, flows.FileKind(m))
+	}
+	return nil
 }
 
 // printErrors prints a load error one problem per line, as validate does.
