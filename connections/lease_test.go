@@ -1,0 +1,138 @@
+package connections_test
+
+// The refresh lease (issue 14): no database lock is held while a token endpoint is asked, so
+// a hung provider stalls nothing but its own connection's refresh, and a process killed while
+// it holds a lease delays the next refresh by the lease time at most.
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/patchbay/patchbay/connections"
+	"github.com/patchbay/patchbay/connections/oauthtest"
+	"github.com/patchbay/patchbay/engine"
+)
+
+// tokenGate stands before an authorization server's token endpoint. It holds the requests it
+// was told to hold until release is closed, or until their client goes away (then they never
+// reach the server), and forwards every other request to the server.
+type tokenGate struct {
+	*httptest.Server
+	srv     *oauthtest.Server
+	arrived chan struct{} // one value per held request, when it arrives
+	release chan struct{} // closed: held requests go on to the server
+
+	mu    sync.Mutex
+	holdN int // requests still to hold
+}
+
+func newTokenGate(t *testing.T, srv *oauthtest.Server) *tokenGate {
+	t.Helper()
+	target, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &tokenGate{srv: srv, arrived: make(chan struct{}, 16), release: make(chan struct{})}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		hold := g.holdN > 0
+		if hold {
+			g.holdN--
+		}
+		g.mu.Unlock()
+		if hold {
+			g.arrived <- struct{}{}
+			select {
+			case <-g.release:
+			case <-r.Context().Done():
+				return // the client is gone: the server never hears of the request
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(g.Close)
+	return g
+}
+
+// hold makes the gate hold the next n token requests.
+func (g *tokenGate) hold(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.holdN = n
+}
+
+// app returns the source of an app whose token_url points at the gate instead of the server.
+func (g *tokenGate) app(src string) string {
+	return strings.Replace(src, "token_url: "+g.srv.TokenURL(), "token_url: "+g.URL+oauthtest.TokenPath, 1)
+}
+
+// meWith runs prog's me flow with rec and checks that it answered as the user.
+func meWith(ctx context.Context, m *connections.Manager, prog *engine.Program, rec *connections.Record) error {
+	e := &lifecycle{m: m, prog: prog}
+	return e.me(ctx, rec)
+}
+
+// TestRefreshHangStallsNoOtherWrite: while one connection's token request hangs at the
+// provider, another connection refreshes and ordinary writes go on — a change to the hung
+// connection's own row, a vault secret, an auth client. The test lets the hung request go only
+// once they have all finished, so a database lock held across the token request (an immediate
+// transaction, as before the lease) would keep them waiting for the busy timeout and fail
+// them. The change made during the refresh survives the refresh's save.
+func TestRefreshHangStallsNoOtherWrite(t *testing.T) {
+	ctx := t.Context()
+	e := newLifecycle(t, "", connections.Config{})
+	gate := newTokenGate(t, e.srv)
+	gated := loadApp(t, gate.app(oauth2App(e.srv, "")))
+	bob := connectOAuth2(t, e.m, e.prog, e.srv, "bob")
+	e.expire(t)
+	st := e.m.Store()
+
+	gate.hold(1)
+	hung := make(chan error, 1)
+	go func() { hung <- meWith(ctx, e.m, gated, e.rec) }()
+	<-gate.arrived
+
+	if err := meWith(ctx, e.m, gated, bob); err != nil {
+		t.Errorf("another connection's refresh during the hang: %v", err)
+	}
+	cur := reload(t, e.m, e.rec)
+	cur.Label = "changed during the refresh"
+	if err := st.UpdateConnection(ctx, cur); err != nil {
+		t.Errorf("update the refreshing connection during the hang: %v", err)
+	}
+	if err := st.SetVault(ctx, connections.DefaultWorkspace, "", "during", "v"); err != nil {
+		t.Errorf("set a vault secret during the hang: %v", err)
+	}
+	if err := st.PutClient(ctx, &connections.Client{Workspace: connections.DefaultWorkspace, App: "other", Name: "other",
+		ClientID: "id", Secret: "s"}); err != nil {
+		t.Errorf("store an auth client during the hang: %v", err)
+	}
+	close(gate.release)
+	if err := <-hung; err != nil {
+		t.Errorf("the hung refresh, released: %v", err)
+	}
+
+	if got := e.srv.TokenRequests("refresh_token"); got != 2 {
+		t.Errorf("refresh requests at the token endpoint = %d, want 2 (one per connection)", got)
+	}
+	if got := e.refused(t); len(got) != 0 {
+		t.Errorf("token requests refused = %v, want none", got)
+	}
+	for _, rec := range []*connections.Record{e.rec, bob} {
+		got := reload(t, e.m, rec)
+		if got.Status != connections.StatusConnected || got.RefreshCount != 1 || got.Creds.Token.RefreshToken == rec.Creds.Token.RefreshToken {
+			t.Errorf("%s: status %q, refresh count %d, refresh token rotated %v; want connected, 1, true",
+				rec.Name, got.Status, got.RefreshCount, got.Creds.Token.RefreshToken != rec.Creds.Token.RefreshToken)
+		}
+	}
+	if got := reload(t, e.m, e.rec).Label; got != cur.Label {
+		t.Errorf("label after the refresh = %q, want %q (the change made during it)", got, cur.Label)
+	}
+}
