@@ -5,7 +5,11 @@ package connections_test
 // it holds a lease delays the next refresh by the lease time at most.
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,10 +17,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/connections/oauthtest"
 	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/store/sqlite"
 )
 
 // tokenGate stands before an authorization server's token endpoint. It holds the requests it
@@ -48,6 +54,13 @@ func newTokenGate(t *testing.T, srv *oauthtest.Server) *tokenGate {
 		}
 		g.mu.Unlock()
 		if hold {
+			// Read the body first: net/http notices a client that went away (and cancels
+			// r.Context()) only once the request's body has been read.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			g.arrived <- struct{}{}
 			select {
 			case <-g.release:
@@ -71,6 +84,24 @@ func (g *tokenGate) hold(n int) {
 // app returns the source of an app whose token_url points at the gate instead of the server.
 func (g *tokenGate) app(src string) string {
 	return strings.Replace(src, "token_url: "+g.srv.TokenURL(), "token_url: "+g.URL+oauthtest.TokenPath, 1)
+}
+
+// leaseWatch is a store that tells when a TakeLease is refused because another holds the lease.
+type leaseWatch struct {
+	connections.Store
+	refused chan struct{} // a value when a TakeLease was refused, unless one is waiting already
+}
+
+func (s *leaseWatch) TakeLease(ctx context.Context, id, holder string, d time.Duration) (*connections.Record, error) {
+	rec, err := s.Store.TakeLease(ctx, id, holder, d)
+	var held *connections.LeaseHeldError
+	if errors.As(err, &held) {
+		select {
+		case s.refused <- struct{}{}:
+		default:
+		}
+	}
+	return rec, err
 }
 
 // meWith runs prog's me flow with rec and checks that it answered as the user.
@@ -135,4 +166,92 @@ func TestRefreshHangStallsNoOtherWrite(t *testing.T) {
 	if got := reload(t, e.m, e.rec).Label; got != cur.Label {
 		t.Errorf("label after the refresh = %q, want %q (the change made during it)", got, cur.Label)
 	}
+}
+
+// TestRefreshKilledHolder: a patchbay process (this test binary run again as
+// TestLifecycleHelperProcess) takes a connection's lease and is killed with SIGKILL while its
+// token request hangs, before the provider heard of it. Its lease stays behind until it
+// expires: until then the next refresh here waits; once the store's clock passes the expiry it
+// takes the lease, and exactly one token request reaches the provider and succeeds. The
+// refresh token that request rotated is saved: the refresh after it works too (the provider
+// revokes the whole grant when a rotated-away refresh token comes back).
+func TestRefreshKilledHolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	ctx := t.Context()
+	var gate *tokenGate
+	storeClock := newFakeClock(time.Now())
+	watch := &leaseWatch{refused: make(chan struct{}, 1)}
+	e := newProcEnv(t, func(srv *oauthtest.Server) string {
+		gate = newTokenGate(t, srv)
+		return gate.app(oauth2App(srv, ""))
+	}, func(st connections.Store) connections.Store {
+		watch.Store = st
+		return watch
+	}, sqlite.WithClock(storeClock.Now))
+	st, m, prog, rec := e.st, e.m, e.prog, e.rec
+
+	gate.hold(1)
+	child := e.startHelper(t, 1)
+	if !scanFor(child.stdout, helperReady) {
+		child.cmd.Wait()
+		t.Fatalf("the helper did not get ready: %s", child.stderr)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- child.cmd.Wait() }()
+	fmt.Fprintln(child.stdin, helperGo)
+	select {
+	case <-gate.arrived:
+	case err := <-exited:
+		t.Fatalf("the helper exited before its token request: %v: %s", err, child.stderr)
+	}
+	if err := child.cmd.Process.Kill(); err != nil { // SIGKILL: no deferred function runs
+		t.Fatal(err)
+	}
+	<-exited
+
+	// The dead process's lease is still there, naming it.
+	pid := child.cmd.Process.Pid
+	_, err := st.TakeLease(ctx, rec.ID, "probe", time.Minute)
+	var held *connections.LeaseHeldError
+	if !errors.As(err, &held) || !strings.Contains(held.Holder, fmt.Sprintf(":%d:", pid)) {
+		t.Fatalf("TakeLease after the kill = %v, want the lease held by process %d", err, pid)
+	}
+	// The helper took it on the real clock, before now, for the default lease time: the
+	// default RefreshTimeout, a minute, and 30 s.
+	if left := time.Until(held.Expires); left > 90*time.Second {
+		t.Errorf("the dead process's lease expires in %v, more than the lease time of 90s", left)
+	}
+
+	e.clock.Set(e.expired)
+	done := make(chan error, 1)
+	go func() { done <- meWith(ctx, m, prog, rec) }()
+	select {
+	case <-watch.refused: // the refresh waits for the lease
+	case err := <-done:
+		t.Fatalf("the call returned while the dead process's lease was held: %v", err)
+	}
+	storeClock.Set(held.Expires.Add(time.Second)) // the dead holder's lease expires
+	if err := <-done; err != nil {
+		t.Fatalf("the call after the holder died: %v", err)
+	}
+	if got := e.srv.TokenRequests("refresh_token"); got != 1 {
+		t.Errorf("refresh requests at the token endpoint = %d, want 1 (the dead process's never reached it)", got)
+	}
+	after := reload(t, m, rec)
+	if after.Status != connections.StatusConnected || after.RefreshCount != 1 || after.Creds.Token.RefreshToken == rec.Creds.Token.RefreshToken {
+		t.Fatalf("after the refresh: status %q, refresh count %d, refresh token rotated %v; want connected, 1, true",
+			after.Status, after.RefreshCount, after.Creds.Token.RefreshToken != rec.Creds.Token.RefreshToken)
+	}
+
+	// The rotated refresh token was saved: the next refresh presents it and is granted.
+	e.clock.Set(after.Creds.Token.Expiry.Add(time.Minute))
+	if err := meWith(ctx, m, prog, after); err != nil {
+		t.Errorf("the next refresh: %v", err)
+	}
+	if got := e.srv.TokenRequests("refresh_token"); got != 2 {
+		t.Errorf("refresh requests at the token endpoint = %d, want 2", got)
+	}
+	e.noRefusals(t)
 }
