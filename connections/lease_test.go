@@ -255,3 +255,41 @@ func TestRefreshKilledHolder(t *testing.T) {
 	}
 	e.noRefusals(t)
 }
+
+// TestRefreshLeaseLost: a refresh whose process was paused for longer than its lease (here:
+// the store's clock jumps while its token request hangs) finds another holder in its place.
+// It saves nothing — the other holder's result stands — and its call fails with
+// ErrLeaseLost; the stored record and the other's lease are as they were.
+func TestRefreshLeaseLost(t *testing.T) {
+	ctx := t.Context()
+	var gate *tokenGate
+	storeClock := newFakeClock(time.Now())
+	e := newProcEnv(t, func(srv *oauthtest.Server) string {
+		gate = newTokenGate(t, srv)
+		return gate.app(oauth2App(srv, ""))
+	}, nil, sqlite.WithClock(storeClock.Now))
+
+	gate.hold(1)
+	e.clock.Set(e.expired)
+	done := make(chan error, 1)
+	go func() { done <- meWith(ctx, e.m, e.prog, e.rec) }()
+	<-gate.arrived
+	storeClock.Advance(time.Hour)
+	if _, err := e.st.TakeLease(ctx, e.rec.ID, "other", time.Minute); err != nil {
+		t.Fatalf("another holder takes the expired lease: %v", err)
+	}
+	close(gate.release)
+	if err := <-done; !errors.Is(err, connections.ErrLeaseLost) {
+		t.Errorf("the call whose refresh lost its lease = %v, want ErrLeaseLost", err)
+	}
+	got := reload(t, e.m, e.rec)
+	if got.RefreshCount != 0 || got.Creds.Token.RefreshToken != e.rec.Creds.Token.RefreshToken {
+		t.Errorf("refresh count %d, refresh token changed %v; want the record as it was", got.RefreshCount,
+			got.Creds.Token.RefreshToken != e.rec.Creds.Token.RefreshToken)
+	}
+	_, err := e.st.TakeLease(ctx, e.rec.ID, "third", time.Minute)
+	var held *connections.LeaseHeldError
+	if !errors.As(err, &held) || held.Holder != "other" {
+		t.Errorf("TakeLease after the lost refresh = %v, want the lease still held by other", err)
+	}
+}

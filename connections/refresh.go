@@ -210,9 +210,8 @@ func (c *conn) refreshLeased(ctx context.Context, id string, stale Secret, react
 		next.RefreshCount++
 		return &next, nil
 	})
-	if r.saved == nil && r.err != nil && errors.Is(r.err, ErrLeaseLost) {
-		r.failure = "" // not saved: another holder's result stands
-		r.err = fmt.Errorf("refresh token: %w", r.err)
+	if errors.Is(r.err, ErrLeaseLost) {
+		r.err = fmt.Errorf("refresh token: %w", r.err) // fn did not run: nothing was saved
 	}
 	return r
 }
