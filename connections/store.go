@@ -165,17 +165,19 @@ type Store interface {
 	// again. While another holder's lease has not expired, TakeLease changes nothing and
 	// returns a *LeaseHeldError; it never waits. Expiry is on the store's clock: SQLite's
 	// process clock, PostgreSQL's now() (UPDATE ... SET lease_holder = $1, lease_expires =
-	// now() + $2 WHERE id = $3 AND (lease_holder = '' OR lease_expires < now())). It fails
-	// with ErrNotFound for a missing connection, and when the store could not seal a record.
+	// now() + $2 WHERE id = $3 AND (lease_holder IN ('', $1) OR lease_expires <= now())). It
+	// fails with ErrNotFound for a missing connection, and when the store cannot seal records
+	// (a wrong master key): a token obtained under the lease could not be saved.
 	TakeLease(ctx context.Context, id, holder string, d time.Duration) (*Record, error)
 	// ReleaseLease ends holder's lease, in one short transaction that first checks holder
 	// still holds it: the lease records holder, expired or not (a lease no one took since is
 	// still held; no one else can have refreshed). fn (may be nil) is then called with the
 	// connection's current record, and the record fn returns is saved in that transaction,
-	// even when fn also returns an error; the lease is released in any case. When the lease
-	// is another's or free, nothing changes, fn is not called, and ReleaseLease returns
-	// ErrLeaseLost. It returns the record as saved (or as read when fn saved none) and fn's
-	// error. Once fn has returned, its record is saved even when ctx is done.
+	// even when fn also returns an error, and the lease released with it, also when fn saves
+	// nothing. When the lease is another's or free, nothing changes, fn is not called, and
+	// ReleaseLease returns ErrLeaseLost. When the save fails, nothing changes (the lease
+	// stays). It returns the record as saved (or as read when fn saved none) and fn's error.
+	// Once fn has returned, its record is saved even when ctx is done.
 	ReleaseLease(ctx context.Context, id, holder string, fn func(cur *Record) (*Record, error)) (*Record, error)
 
 	// PutClient stores or replaces an auth client.
