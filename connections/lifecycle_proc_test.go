@@ -18,6 +18,7 @@ import (
 
 	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/connections/oauthtest"
+	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/store/keys"
 	"github.com/patchbay/patchbay/store/sqlite"
 )
@@ -51,8 +52,8 @@ type helperReport struct {
 // TestLifecycleHelperProcess) share one SQLite file and each make 50 calls at once with a token
 // that their clocks say has expired. The authorization server, in this process, rotates refresh
 // tokens and revokes the grant when a rotated one comes again: one refresh reaches it in all,
-// none is refused, and all 150 calls succeed. With min_interval 0 only the lock in the store
-// and the re-read under it keep the other processes from refreshing again.
+// none is refused, and all 150 calls succeed. With min_interval 0 only the lease in the store
+// and the re-read as it is taken keep the other processes from refreshing again.
 func TestLifecycleProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three processes")
@@ -66,58 +67,11 @@ func TestLifecycleProcesses(t *testing.T) {
 }
 
 func testProcesses(t *testing.T, connLines string) {
-	srvLog := &lockedBuffer{}
-	srv := oauthtest.New(t, oauthtest.Options{Logger: slog.New(slog.NewJSONHandler(srvLog, nil))})
-	key, encKey := newMasterKey(t)
-	dbPath := filepath.Join(t.TempDir(), "patchbay.db")
-	st, err := sqlite.Open(dbPath, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clock := newFakeClock(time.Now())
-	m := newManagerConfig(t, clock, connections.Config{Store: st})
-	appDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(appDir, "app.yaml"), []byte(withConnection(oauth2App(srv, ""), connLines)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	prog, err := connections.LoadApp(newRegistry(t), appDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	putClient(t, m, srv, "acme")
-	rec := connectOAuth2(t, m, prog, srv, "alice")
-	expired := rec.Creds.Token.Expiry.Add(time.Minute)
-
+	e := newProcEnv(t, func(srv *oauthtest.Server) string { return withConnection(oauth2App(srv, ""), connLines) }, nil)
 	const procs, calls = 3, 50
-	type child struct {
-		cmd    *exec.Cmd
-		stdin  io.WriteCloser
-		stdout *bufio.Scanner
-		stderr *lockedBuffer
-	}
-	children := make([]*child, procs)
+	children := make([]*helperChild, procs)
 	for i := range children {
-		c := &child{stderr: &lockedBuffer{}}
-		c.cmd = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestLifecycleHelperProcess$", "-test.count=1")
-		c.cmd.Env = append(os.Environ(),
-			envHelper+"=1", envDB+"="+dbPath, envAppDir+"="+appDir, envConnID+"="+rec.ID,
-			envNow+"="+expired.Format(time.RFC3339Nano), envCalls+"="+strconv.Itoa(calls),
-			keys.EnvMasterKey+"="+encKey,
-		)
-		c.cmd.Stderr = c.stderr
-		if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-			t.Fatal(err)
-		}
-		out, err := c.cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.stdout = bufio.NewScanner(out)
-		if err := c.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		children[i] = c
+		children[i] = e.startHelper(t, calls)
 	}
 	// The start barrier: every helper has opened the store and built its Manager before any
 	// makes a call.
@@ -153,18 +107,108 @@ func testProcesses(t *testing.T, connLines string) {
 	if total.OK != procs*calls || total.Failed != 0 {
 		t.Errorf("%d calls succeeded and %d failed, want %d and 0; errors: %q", total.OK, total.Failed, procs*calls, total.Errors)
 	}
-	if got := srv.TokenRequests("refresh_token"); got != 1 {
+	if got := e.srv.TokenRequests("refresh_token"); got != 1 {
 		t.Errorf("refresh requests at the token endpoint = %d, want 1", got)
 	}
-	for _, l := range logLines(t, srvLog) {
+	e.noRefusals(t)
+	after := reload(t, e.m, e.rec)
+	if after.Status != connections.StatusConnected || after.RefreshCount != 1 {
+		t.Errorf("status %q, refresh count %d; want connected, 1", after.Status, after.RefreshCount)
+	}
+}
+
+// procEnv is the parent's side of a test with helper processes: an authorization server, a
+// store file the helpers open too, a Manager on a fake clock over it, an oauth2 app in a folder
+// the helpers load, and one connected account.
+type procEnv struct {
+	srv     *oauthtest.Server
+	srvLog  *lockedBuffer // the server's refusals, JSON lines
+	encKey  string        // the master key, as PATCHBAY_MASTER_KEY
+	dbPath  string
+	st      *sqlite.Store
+	clock   *fakeClock
+	m       *connections.Manager
+	appDir  string
+	prog    *engine.Program
+	rec     *connections.Record // as connected
+	expired time.Time           // a minute after rec's token expired
+}
+
+// newProcEnv builds a procEnv whose app is app(server). wrap (may be nil) wraps the store the
+// Manager uses; opts are the store's.
+func newProcEnv(t *testing.T, app func(*oauthtest.Server) string, wrap func(connections.Store) connections.Store, opts ...sqlite.Option) *procEnv {
+	t.Helper()
+	e := &procEnv{srvLog: &lockedBuffer{}, clock: newFakeClock(time.Now())}
+	e.srv = oauthtest.New(t, oauthtest.Options{Logger: slog.New(slog.NewJSONHandler(e.srvLog, nil))})
+	var key keys.Key
+	key, e.encKey = newMasterKey(t)
+	e.dbPath = filepath.Join(t.TempDir(), "patchbay.db")
+	var err error
+	if e.st, err = sqlite.Open(e.dbPath, key, opts...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.st.Close() })
+	var st connections.Store = e.st
+	if wrap != nil {
+		st = wrap(st)
+	}
+	e.m = newManagerConfig(t, e.clock, connections.Config{Store: st})
+	e.appDir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(e.appDir, "app.yaml"), []byte(app(e.srv)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if e.prog, err = connections.LoadApp(newRegistry(t), e.appDir); err != nil {
+		t.Fatal(err)
+	}
+	putClient(t, e.m, e.srv, "acme")
+	e.rec = connectOAuth2(t, e.m, e.prog, e.srv, "alice")
+	e.expired = e.rec.Creds.Token.Expiry.Add(time.Minute)
+	return e
+}
+
+// noRefusals checks that the authorization server refused no token request.
+func (e *procEnv) noRefusals(t *testing.T) {
+	t.Helper()
+	for _, l := range logLines(t, e.srvLog) {
 		if l["msg"] == "request refused" && l["endpoint"] == "token" {
 			t.Errorf("the token endpoint refused a request: %v", l["error"])
 		}
 	}
-	after := reload(t, m, rec)
-	if after.Status != connections.StatusConnected || after.RefreshCount != 1 {
-		t.Errorf("status %q, refresh count %d; want connected, 1", after.Status, after.RefreshCount)
+}
+
+// helperChild is a running TestLifecycleHelperProcess.
+type helperChild struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Scanner
+	stderr *lockedBuffer
+}
+
+// startHelper starts a helper process that opens e's store, loads e's app and, told "go" on
+// its stdin, makes calls calls at once with e.rec on a clock reading e.expired.
+func (e *procEnv) startHelper(t *testing.T, calls int) *helperChild {
+	t.Helper()
+	c := &helperChild{stderr: &lockedBuffer{}}
+	c.cmd = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestLifecycleHelperProcess$", "-test.count=1")
+	c.cmd.Env = append(os.Environ(),
+		envHelper+"=1", envDB+"="+e.dbPath, envAppDir+"="+e.appDir, envConnID+"="+e.rec.ID,
+		envNow+"="+e.expired.Format(time.RFC3339Nano), envCalls+"="+strconv.Itoa(calls),
+		keys.EnvMasterKey+"="+e.encKey,
+	)
+	c.cmd.Stderr = c.stderr
+	var err error
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
 	}
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.stdout = bufio.NewScanner(out)
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // scanFor reads lines from sc until one equals want, and reports whether it came.

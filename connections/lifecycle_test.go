@@ -110,30 +110,42 @@ func (e *lifecycle) me(ctx context.Context, rec *connections.Record) error {
 	return nil
 }
 
-// lockCounter is a store that counts the Locked calls in progress in this process. Only a
-// refresh (or a disconnect) takes the lock, so more than one at a time for one connection means
-// the Manager's single flight let two refreshes start.
+// lockCounter is a store that counts the refreshes in this process that ask for a connection's
+// lease at once, waiting for it or holding it. Only a refresh takes the lease, so more than one
+// at a time means the Manager's single flight let two refreshes start.
 type lockCounter struct {
 	connections.Store
 	mu        sync.Mutex
-	running   int
+	holders   map[string]bool
 	maxAtOnce int
 }
 
-func (s *lockCounter) Locked(ctx context.Context, id string, fn func(cur *connections.Record) (*connections.Record, error)) (*connections.Record, error) {
+func (s *lockCounter) TakeLease(ctx context.Context, id, holder string, d time.Duration) (*connections.Record, error) {
 	s.mu.Lock()
-	s.running++
-	s.maxAtOnce = max(s.maxAtOnce, s.running)
+	if s.holders == nil {
+		s.holders = map[string]bool{}
+	}
+	s.holders[holder] = true
+	s.maxAtOnce = max(s.maxAtOnce, len(s.holders))
 	s.mu.Unlock()
-	defer func() {
+	rec, err := s.Store.TakeLease(ctx, id, holder, d)
+	var held *connections.LeaseHeldError
+	if err != nil && !errors.As(err, &held) {
 		s.mu.Lock()
-		s.running--
+		delete(s.holders, holder)
 		s.mu.Unlock()
-	}()
-	return s.Store.Locked(ctx, id, fn)
+	}
+	return rec, err
 }
 
-// most returns the most Locked calls that were in progress at once.
+func (s *lockCounter) ReleaseLease(ctx context.Context, id, holder string, fn func(cur *connections.Record) (*connections.Record, error)) (*connections.Record, error) {
+	s.mu.Lock()
+	delete(s.holders, holder)
+	s.mu.Unlock()
+	return s.Store.ReleaseLease(ctx, id, holder, fn)
+}
+
+// most returns the most leases held at once.
 func (s *lockCounter) most() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -267,8 +279,9 @@ const bodyFlows = `  post_json:
 // TestLifecycleConcurrentRefresh: 200 runs at once, each with its own run of the me flow and
 // the record as it was read before the token expired, share one Manager: one refresh request
 // reaches the token endpoint, none is refused, all 200 succeed, each with one API request, and
-// the store's lock is never taken twice at once. With min_interval 0 nothing but the single
-// flight and the re-read under the lock keeps the late callers from refreshing again.
+// no two refreshes ask for the store's lease at once. With min_interval 0 nothing but the
+// single flight and the re-read as the lease is taken keeps the late callers from refreshing
+// again.
 func TestLifecycleConcurrentRefresh(t *testing.T) {
 	for _, tt := range []struct{ name, conn string }{
 		{"default refresh settings", ""},
@@ -326,7 +339,7 @@ func testConcurrentRefresh(t *testing.T, connLines string) {
 		t.Error("the rotated refresh token was not saved")
 	}
 	if got := e.store.most(); got != 1 {
-		t.Errorf("the store's lock was taken %d times at once, want 1", got)
+		t.Errorf("the refresh lease was held %d times at once, want 1", got)
 	}
 }
 
@@ -412,7 +425,7 @@ func TestLifecycleShortLivedToken(t *testing.T) {
 		t.Errorf("token requests refused = %v, want none", got)
 	}
 	if got := e.store.most(); got != 1 {
-		t.Errorf("the store's lock was taken %d times at once, want 1", got)
+		t.Errorf("the refresh lease was held %d times at once, want 1", got)
 	}
 }
 

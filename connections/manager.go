@@ -35,7 +35,9 @@ type Config struct {
 	// Notifier hears of disconnects and other events (optional): the scheduler turns the
 	// automations of a disconnected connection off.
 	Notifier Notifier
-	// RefreshTimeout bounds one refresh, which runs on after the caller is gone (default 1m).
+	// RefreshTimeout bounds one refresh's token request, which runs on after the caller is gone
+	// (default 1m). The refresh's lease in the store lasts 30 s longer, which is how long a
+	// process killed in the middle of a refresh delays the next one.
 	RefreshTimeout time.Duration
 	// NoRefresh makes RunOptions give a Conn that puts the stored credentials on requests and
 	// nothing more: it never requests a token nor changes the stored connection. For runs whose
@@ -51,7 +53,7 @@ type Notifier interface {
 
 // Manager connects accounts, tests and deletes connections, and gives runs their connection.
 // It is safe for concurrent use; one Manager per process keeps one refresh per connection at a
-// time in that process, and the store's lock keeps it across processes.
+// time in that process, and a lease in the store keeps it across processes.
 type Manager struct {
 	store    Store
 	client   *http.Client

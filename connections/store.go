@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -117,7 +118,21 @@ type Event struct {
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrLeaseLost is ReleaseLease's error when the lease is no longer the holder's: it
+	// expired and another holder took it.
+	ErrLeaseLost = errors.New("refresh lease lost")
 )
+
+// LeaseHeldError is TakeLease's refusal: another holder's lease on the connection has not
+// expired.
+type LeaseHeldError struct {
+	Holder  string    // who holds it (Manager: host, pid and a random part)
+	Expires time.Time // when it expires, on the store's clock
+}
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("refresh lease held by %s until %s", e.Holder, e.Expires.UTC().Format(time.RFC3339Nano))
+}
 
 // Store keeps connections, auth clients and vault secrets. Implementations encrypt Creds,
 // Client.Secret and vault values at rest. All methods are safe for concurrent use, also from
@@ -136,12 +151,34 @@ type Store interface {
 	UpdateConnection(ctx context.Context, rec *Record) error
 	// DeleteConnection removes a connection and its credentials.
 	DeleteConnection(ctx context.Context, id string) error
-	// Locked runs fn with the connection's current record while holding its lock, which excludes
-	// every other Locked call on that connection in this and any other process sharing the
-	// store (SQLite: an immediate transaction). If fn returns a record, it is saved before the
-	// lock is released, in the same transaction, even when fn also returns an error. Locked
-	// returns the record as saved (or as read when fn saved none) and fn's error.
+	// Locked runs fn with the connection's current record inside one short write transaction,
+	// which excludes every other Locked call on that connection in this and any other process
+	// sharing the store. If fn returns a record, it is saved in that transaction, even when fn
+	// also returns an error. Locked returns the record as saved (or as read when fn saved none)
+	// and fn's error. fn must not wait for anything (no network call): other writes may wait
+	// for it. A refresh, which asks the provider, takes the lease instead.
 	Locked(ctx context.Context, id string, fn func(cur *Record) (*Record, error)) (*Record, error)
+
+	// TakeLease gives holder the connection's refresh lease for d, in one short transaction,
+	// and returns the connection's record as read in that transaction. The lease is free when
+	// no one holds it or its expiry has passed (its holder died); holder may take its own
+	// again. While another holder's lease has not expired, TakeLease changes nothing and
+	// returns a *LeaseHeldError; it never waits. Expiry is on the store's clock: SQLite's
+	// process clock, PostgreSQL's now() (UPDATE ... SET lease_holder = $1, lease_expires =
+	// now() + $2 WHERE id = $3 AND (lease_holder IN ('', $1) OR lease_expires <= now())). It
+	// fails with ErrNotFound for a missing connection, and when the store cannot seal records
+	// (a wrong master key): a token obtained under the lease could not be saved.
+	TakeLease(ctx context.Context, id, holder string, d time.Duration) (*Record, error)
+	// ReleaseLease ends holder's lease, in one short transaction that first checks holder
+	// still holds it: the lease records holder, expired or not (a lease no one took since is
+	// still held; no one else can have refreshed). fn (may be nil) is then called with the
+	// connection's current record, and the record fn returns is saved in that transaction,
+	// even when fn also returns an error, and the lease released with it, also when fn saves
+	// nothing. When the lease is another's or free, nothing changes, fn is not called, and
+	// ReleaseLease returns ErrLeaseLost. When the save fails, nothing changes (the lease
+	// stays). It returns the record as saved (or as read when fn saved none) and fn's error.
+	// Once fn has returned, its record is saved even when ctx is done.
+	ReleaseLease(ctx context.Context, id, holder string, fn func(cur *Record) (*Record, error)) (*Record, error)
 
 	// PutClient stores or replaces an auth client.
 	PutClient(ctx context.Context, c *Client) error

@@ -20,19 +20,17 @@
 //
 // Open makes two database/sql handles on the file, with these go-sqlite3 options:
 //
-//   - _journal_mode=WAL: readers never block the writer nor the writer the readers, which
-//     matters because Locked holds the write lock while its fn makes a token request.
+//   - _journal_mode=WAL: readers never block the writer nor the writer the readers.
 //   - _synchronous=FULL: go-sqlite3 defaults to NORMAL, which in WAL mode may lose the last
 //     commits on power loss. A refresh token the provider has just rotated must survive: the
 //     old one no longer works.
 //   - _foreign_keys=on: SQLite leaves foreign keys off unless asked, per connection.
 //   - _secure_delete=on: deleted and overwritten content is zeroed, so a rotated-away
 //     ciphertext does not linger in free pages.
-//   - _busy_timeout=60000 (WithBusyTimeout): how long a writer waits for another's write lock
-//     before "database is locked". Locked holds the lock across fn, which may make one token
-//     request bounded by its HTTP client's timeout (about 30s); the wait must outlast it, or
-//     a second process would fail instead of waiting its turn. The go-sqlite3 README's
-//     5000 is too short for that.
+//   - _busy_timeout (WithBusyTimeout, DefaultBusyTimeout): how long a writer waits for
+//     another's write lock before "database is locked". Every write transaction is short —
+//     none spans a network call (a refresh holds a lease on the row instead, below) — so the
+//     wait is for a few milliseconds of another writer's work.
 //   - _txlock=immediate on the write handle: every transaction starts with BEGIN IMMEDIATE,
 //     taking the write lock at once. A deferred transaction would start as a reader and,
 //     under WAL, fail with SQLITE_BUSY (no waiting) when it tries to write after another
@@ -42,15 +40,23 @@
 // issued from inside a Locked fn then fails after the busy timeout instead of waiting
 // forever for a pooled connection.
 //
-// # Locking
+// # Locking and the refresh lease
 //
 // SQLite has no row locks: its write lock covers the whole file. Locked takes a dedicated
 // connection, runs BEGIN IMMEDIATE (waiting up to the busy timeout for the lock), reads and
 // decrypts the row, calls fn, saves what fn returns and commits, all in that transaction. So
-// Locked excludes every other Locked call, on any connection, in this process and in every
-// other process that opens the file, and no write can slip between its read and its save.
-// Reads do not wait: under WAL they see the last commit. Keep fn to one token request, and
-// do not call the store's write methods from fn (they would wait for the lock fn holds).
+// Locked excludes every other write, on any connection, in this process and in every other
+// process that opens the file, and no write can slip between its read and its save. Reads do
+// not wait: under WAL they see the last commit. fn must be quick and wait for nothing.
+//
+// A refresh asks the provider, which may take as long as its timeout, so it holds no
+// transaction meanwhile: it holds the connection's lease, two columns of its row
+// (lease_holder, lease_expires). TakeLease sets them in one short transaction when the lease
+// is free or expired, and refuses with the holder and expiry otherwise, without waiting;
+// ReleaseLease checks lease_holder is still the caller, saves the refresh's record and clears
+// them, in a second short transaction. A process that dies holding a lease leaves it to
+// expire. The expiry is on the store's clock (WithClock), which every process on one machine
+// shares. Other writes ignore the lease: they are never held up by a refresh.
 //
 // Once fn has returned, its record is saved under a context without the caller's
 // cancellation: a token the provider has just issued is not thrown away because the caller

@@ -234,7 +234,8 @@ func TestLocked(t *testing.T) {
 	})
 }
 
-// ExampleStore_Locked refreshes a token under the connection's lock.
+// ExampleStore_Locked changes a connection's record in one short write transaction: fn sees
+// the record as stored and returns the one to save.
 func ExampleStore_Locked() {
 	dir, _ := os.MkdirTemp("", "patchbay")
 	defer os.RemoveAll(dir)
@@ -253,7 +254,7 @@ func ExampleStore_Locked() {
 		return
 	}
 	saved, err := s.Locked(ctx, rec.ID, func(cur *connections.Record) (*connections.Record, error) {
-		// Another process may have refreshed while this one waited: look before refreshing.
+		// fn must not wait for anything: a token request takes the lease (TakeLease) instead.
 		cur.Creds.Token = &connections.Token{AccessToken: "new"}
 		cur.RefreshCount++
 		return cur, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/store/keys"
@@ -199,6 +200,10 @@ func TestWrongKey(t *testing.T) {
 			_, err := w.Locked(ctx, rec.ID, func(*connections.Record) (*connections.Record, error) { return nil, nil })
 			return err
 		}(), "lock connection " + rec.ID + ": cannot seal credentials: " + mismatch},
+		{"TakeLease", func() error { _, err := w.TakeLease(ctx, rec.ID, "h", time.Minute); return err }(),
+			"take lease of connection " + rec.ID + ": cannot seal credentials: " + mismatch},
+		{"ReleaseLease", func() error { _, err := w.ReleaseLease(ctx, rec.ID, "h", nil); return err }(),
+			"release lease of connection " + rec.ID + ": cannot seal credentials: " + mismatch},
 		{"CreateConnection", w.CreateConnection(ctx, record("asana", "new")),
 			"create connection default/asana/new: cannot seal credentials: " + mismatch},
 		{"UpdateConnection", w.UpdateConnection(ctx, rec),

@@ -22,10 +22,11 @@ import (
 var _ connections.Store = (*Store)(nil)
 
 // DefaultBusyTimeout is how long a write waits for another's write lock before failing with
-// "database is locked". Locked holds the lock while its fn runs, and fn may make a token
-// request (an HTTP call bounded by its client's timeout, typically 30s), so the wait must
-// outlast one: see doc.go.
-const DefaultBusyTimeout = 60 * time.Second
+// "database is locked". No write transaction spans a network call (a refresh holds a lease on
+// the connection's row, not a transaction: see doc.go), so the wait is for other short
+// transactions, milliseconds each; the largest, RotateKey's, re-encrypts every secret. 5 s,
+// the go-sqlite3 README's value, leaves ample room and still fails fast on a stuck writer.
+const DefaultBusyTimeout = 5 * time.Second
 
 // writeConns bounds the write pool. Writes are serialized by SQLite's write lock anyway; more
 // than one connection lets a write issued from inside a Locked fn fail after the busy timeout
