@@ -45,6 +45,7 @@ type saProvider struct {
 
 	mu       sync.Mutex
 	issued   []string // access tokens, newest last
+	asserted []string // the assertions it was given
 	revoked  bool     // the API refuses the newest token once
 	bad      []string // assertions the token endpoint refused, and why
 	requests []string // "token", "GET /storage/v1/b 200", ...
@@ -82,6 +83,7 @@ func (p *saProvider) token(w http.ResponseWriter, r *http.Request) {
 		refuse(fmt.Sprintf("want grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer and assertion, got %v", r.PostForm))
 		return
 	}
+	p.asserted = append(p.asserted, r.PostForm.Get("assertion"))
 	tok, err := jwt.Parse(r.PostForm.Get("assertion"), func(tok *jwt.Token) (any, error) {
 		if tok.Header["kid"] != saKeyID {
 			return nil, fmt.Errorf("kid %v, want %s", tok.Header["kid"], saKeyID)
@@ -186,7 +188,7 @@ func (e *saEnv) request(privateKey string) connections.ConnectRequest {
 // key file: exchange signs a JWT with jwt_sign, the token endpoint verifies it with the public
 // key (kid, iss, aud, scope, iat, exp) and answers an access token, and the flows run with it.
 // When the API refuses the token, a new JWT is signed with the stored key and traded again. No
-// log line, error or store file shows the key.
+// log line, trace or store file shows the key or an assertion.
 func TestServiceAccountJWTBearer(t *testing.T) {
 	key, keyText := saKeyFile(t)
 	e := newSAEnv(t, &key.PublicKey)
@@ -238,6 +240,11 @@ func TestServiceAccountJWTBearer(t *testing.T) {
 	store, _ := os.ReadFile(e.dbPath)
 	for what, text := range map[string]string{"the log": e.logs.String(), "the trace": string(trace), "the store file": string(store)} {
 		noKey(t, what, text, keyText)
+		for _, a := range e.p.asserted {
+			if strings.Contains(text, a) {
+				t.Errorf("%s shows a signed assertion", what)
+			}
+		}
 	}
 }
 
