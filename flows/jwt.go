@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -72,7 +73,13 @@ func jwtSign(args ...any) (any, error) {
 		}
 	}
 	s, err := tok.SignedString(key)
-	if err != nil {
+	var unsupported *json.UnsupportedValueError
+	var unsupportedType *json.UnsupportedTypeError
+	switch {
+	case errors.As(err, &unsupported) || errors.As(err, &unsupportedType):
+		// The claims or the header (never the key) hold a value JSON cannot write: NaN, a function.
+		return nil, fmt.Errorf("jwt_sign: the claims or the header cannot be written as JSON: %w", err)
+	case err != nil:
 		// The library's errors name the key's type at most; keep them out all the same.
 		return nil, fmt.Errorf("jwt_sign: signing with %s failed", alg)
 	}
@@ -101,6 +108,8 @@ func jwtClaims(in map[string]any) (jwt.MapClaims, error) {
 			if t == math.Trunc(t) {
 				out[k] = int64(t)
 			}
+		case time.Duration:
+			return nil, fmt.Errorf("claim %s is a duration; give a time, such as now() + duration('1h')", k)
 		case string:
 			p, err := time.Parse(time.RFC3339, t)
 			if err != nil {

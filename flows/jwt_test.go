@@ -285,6 +285,9 @@ func TestJWTSignErrors(t *testing.T) {
 		{`jwt_sign("RS256", input.raw, {})`, "jwt_sign: the key is not a PEM private key (-----BEGIN PRIVATE KEY----- ...)"},
 		{`jwt_sign("RS256", input.rsa, {exp: "tomorrow"})`, `jwt_sign: claim exp must be a time, seconds since 1970 or RFC 3339 text, not "tomorrow"`},
 		{`jwt_sign("RS256", input.rsa, {iat: true})`, "jwt_sign: claim iat must be a time or seconds since 1970, not a boolean"},
+		{`jwt_sign("RS256", input.rsa, {exp: duration("1h")})`, "jwt_sign: claim exp is a duration; give a time, such as now() + duration('1h')"},
+		{`jwt_sign("HS256", "k", {n: 0 / 0})`, "jwt_sign: the claims or the header cannot be written as JSON: json: unsupported value: NaN"},
+		{`jwt_sign("HS256", "k", {}, {x: 1 / 0})`, "jwt_sign: the claims or the header cannot be written as JSON: json: unsupported value: +Inf"},
 		{`jwt_sign("RS256", input.rsa, {nbf: input.list})`, "jwt_sign: claim nbf must be a time or seconds since 1970, not an array"},
 	}
 	env := map[string]any{"input": keys}
