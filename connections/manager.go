@@ -54,6 +54,7 @@ type Notifier interface {
 type Manager struct {
 	store    Store
 	client   *http.Client
+	private  *http.Client // client for the private flows: no redirect to another origin
 	log      *slog.Logger
 	now      func() time.Time
 	notifier Notifier
@@ -68,6 +69,9 @@ func NewManager(cfg Config) *Manager {
 	if m.client == nil {
 		m.client = &http.Client{}
 	}
+	// A private flow's requests carry the client secret, a code or a token in their header,
+	// body or query, which a redirect would send again: they follow none to another origin.
+	m.private = engine.SameOriginClient(m.client)
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -556,7 +560,7 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 		}
 	}
 	res, err := prog.Run(ctx, flow, engine.Options{
-		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.client, Logger: m.log,
+		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.private, Logger: m.log,
 	})
 	if err != nil {
 		return nil, err
