@@ -39,6 +39,12 @@ func (m *Manager) Conn(ctx context.Context, prog *engine.Program, rec *Record) (
 	if err := c.load(ctx, rec); err != nil {
 		return nil, err
 	}
+	_, env, vault := c.current()
+	bound, err := m.bind(ctx, prog, rec, env, vault)
+	if err != nil {
+		return nil, err
+	}
+	c.set(bound, env, vault)
 	return c, nil
 }
 
@@ -95,6 +101,9 @@ func (c *conn) Authorize(ctx context.Context, req *http.Request) error {
 	rec, _, _ := c.current()
 	if rec.Status == StatusDisconnected {
 		return &DisconnectedError{Name: rec.Name, Reason: rec.Reason}
+	}
+	if err := c.m.checkOrigin(rec, req.URL); err != nil {
+		return err
 	}
 	if now := c.m.now(); c.refreshable() && refreshDue(rec.Creds.Token, now, c.refresh.BeforeExpiry) {
 		if _, err := c.refreshToken(ctx, rec.Creds.Token.AccessToken, false); err != nil {

@@ -36,6 +36,10 @@ type Config struct {
 	Notifier Notifier
 	// RefreshTimeout bounds one refresh, which runs on after the caller is gone (default 1m).
 	RefreshTimeout time.Duration
+	// AllowOrigins are origins (scheme://host:port, as engine.Origin writes them) where every
+	// connection's credentials may go besides those it is bound to: the user's explicit word
+	// for one run (patchbay run --allow-origin).
+	AllowOrigins []string
 	// NoRefresh makes RunOptions give a Conn that puts the stored credentials on requests and
 	// nothing more: it never requests a token nor changes the stored connection. For runs whose
 	// responses are replayed from recordings: a token "refreshed" from one would be saved over
@@ -60,12 +64,13 @@ type Manager struct {
 	notifier Notifier
 	timeout  time.Duration
 	flight   singleflight.Group
-	frozen   bool // Config.NoRefresh
+	frozen   bool     // Config.NoRefresh
+	allow    []string // Config.AllowOrigins
 }
 
 // NewManager returns a Manager.
 func NewManager(cfg Config) *Manager {
-	m := &Manager{store: cfg.Store, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, notifier: cfg.Notifier, timeout: cfg.RefreshTimeout, frozen: cfg.NoRefresh}
+	m := &Manager{store: cfg.Store, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, notifier: cfg.Notifier, timeout: cfg.RefreshTimeout, frozen: cfg.NoRefresh, allow: cfg.AllowOrigins}
 	if m.client == nil {
 		m.client = &http.Client{}
 	}
@@ -270,8 +275,13 @@ func assumeLifetime(c *flows.Connection) time.Duration {
 	return c.Refresh.AssumeLifetime
 }
 
-// finish tests a new connection, labels it and stores it.
+// finish binds a new connection to the origins of its app, tests it, labels it and stores it.
 func (m *Manager) finish(ctx context.Context, prog *engine.Program, rec *Record) (*Record, error) {
+	env, _, vault, err := m.env(ctx, prog, rec)
+	if err != nil {
+		return nil, err
+	}
+	rec.Origins = appOrigins(prog, env, vault)
 	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec))
 	if err != nil {
 		return nil, fmt.Errorf("connection test failed, nothing was stored: %w", err)
@@ -525,6 +535,9 @@ func (m *Manager) RunOptions(ctx context.Context, prog *engine.Program, rec *Rec
 	if err != nil {
 		return engine.Options{}, err
 	}
+	if rec, err = m.bind(ctx, prog, rec, env, vault); err != nil {
+		return engine.Options{}, err
+	}
 	// The Conn starts from the values just built: reading the vault and the client twice per
 	// run doubled what a run with a connection costs.
 	conn := m.newConn(prog, rec)
@@ -560,7 +573,7 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 		}
 	}
 	res, err := prog.Run(ctx, flow, engine.Options{
-		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.private, Logger: m.log,
+		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.privateClient(rec), Logger: m.log,
 	})
 	if err != nil {
 		return nil, err

@@ -53,6 +53,7 @@ from such a recording and never uses the network, so a flow can be tried offline
 		fs.StringVar(&o.replay, "replay", "", "answer HTTP requests from the recordings in `DIR`, without the network")
 		fs.StringVar(&o.record, "record", "", "record every HTTP response to `DIR`, for --replay")
 		fs.StringVar(&o.connection, "connection", "", "sign the requests with the stored connection `NAME` (see patchbay connect)")
+		fs.Func("allow-origin", "let the connection's credentials go to `ORIGIN` (scheme://host[:port]) for this run as well as to the origins it was connected at (repeatable)", o.addOrigin)
 		return func(ctx context.Context, args []string) int { return e.runFlow(ctx, o, args) }
 	},
 }
@@ -69,6 +70,16 @@ type runOptions struct {
 	record    string
 
 	connection string
+	allow      []string // --allow-origin, as engine.Origin writes them
+}
+
+func (o *runOptions) addOrigin(s string) error {
+	origin, err := engine.ParseOrigin(s)
+	if err != nil {
+		return err
+	}
+	o.allow = append(o.allow, origin)
+	return nil
 }
 
 func (o *runOptions) addInput(s string) error {
@@ -126,7 +137,10 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	case o.record != "":
 		opts.HTTPClient = &http.Client{Transport: &replay.Recorder{Dir: o.record}}
 	}
-	closeStore, err := e.useConnection(ctx, prog, args[0], o.connection, opts.HTTPClient, &opts)
+	if len(o.allow) > 0 && o.connection == "" {
+		return e.usageError("--allow-origin needs --connection: it lets a connection's credentials go to another origin")
+	}
+	closeStore, err := e.useConnection(ctx, prog, args[0], o.connection, o.allow, opts.HTTPClient, &opts)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "error: %v\n", err)
 		return exitFailure
