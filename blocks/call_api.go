@@ -343,6 +343,7 @@ type request struct {
 	accept  []statusRange
 	parse   string
 	follow  string
+	trace   map[string]any // the step's input for the trace
 }
 
 // Run evaluates the request, sends it and reads the response.
@@ -385,6 +386,10 @@ func (b *CallAPI) Run(ctx context.Context, st *engine.State) (any, error) {
 	}
 	defer cancel()
 	defer resp.Body.Close()
+	if len(x.hops) > 0 {
+		r.trace["redirects"] = x.hops // the trace shows each hop, also when the status fails the step
+		st.Input(r.trace)
+	}
 	return r.response(st, resp, x.hops)
 }
 
@@ -621,7 +626,8 @@ func (b *CallAPI) request(st *engine.State) (*request, error) {
 	if err := b.evalOptions(st, r); err != nil {
 		return nil, err
 	}
-	st.Input(map[string]any{"method": r.method, "url": r.rurl, "headers": headerTrace, "query": query, "body": bodyVal})
+	r.trace = map[string]any{"method": r.method, "url": r.rurl, "headers": headerTrace, "query": query, "body": bodyVal}
+	st.Input(r.trace)
 	return r, nil
 }
 

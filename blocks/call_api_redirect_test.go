@@ -40,19 +40,20 @@ func TestCallAPIFollowRedirects(t *testing.T) {
 		status     int      // the response's status
 		paths      []string // what the API server got
 		others     int      // requests to the other server
+		hops       int      // redirects the trace shows
 	}{
 		{name: "same origin signed on each hop, refreshed once", step: `{path: /here}`, conn: true, status: 200,
-			paths: []string{"/api/here", "/api/there", "/api/here", "/api/there"}},
+			paths: []string{"/api/here", "/api/there", "/api/here", "/api/there"}, hops: 1},
 		{name: "another origin refused by default with a connection", step: `{path: /away}`, conn: true,
 			want:  `app.yaml:9:9: step "x" (call_api): GET BASE/api/away: redirect (302) from ORIGIN to another origin, OTHER, not followed (follow_redirects: same_origin)`,
 			paths: []string{"/api/away"}},
 		{name: "another origin followed without a connection", step: `{path: /away}`, status: 200,
-			paths: []string{"/api/away"}, others: 1},
+			paths: []string{"/api/away"}, others: 1, hops: 1},
 		{name: "another origin refused for a secret in the URL", step: `{path: /away, query: {k: "{{ input.token }}"}}`,
 			want:  `app.yaml:9:9: step "x" (call_api): GET BASE/api/away?k=[redacted]: redirect (302) from ORIGIN to another origin, OTHER, not followed (follow_redirects: same_origin)`,
 			paths: []string{"/api/away"}},
 		{name: "any", step: `{path: /away, follow_redirects: any}`, conn: true, status: 200,
-			paths: []string{"/api/away"}, others: 1},
+			paths: []string{"/api/away"}, others: 1, hops: 1},
 		{name: "none", step: `{path: /here, follow_redirects: none, accept: 3xx}`, conn: true, status: 302,
 			paths: []string{"/api/here"}},
 	}
@@ -72,6 +73,9 @@ func TestCallAPIFollowRedirects(t *testing.T) {
 				if got := res.Output.(map[string]any)["status"]; got != tc.status {
 					t.Errorf("status = %v, want %d", got, tc.status)
 				}
+			}
+			if hops, _ := res.Trace[0].Input.(map[string]any)["redirects"].([]any); len(hops) != tc.hops {
+				t.Errorf("the trace shows redirects %v, want %d", hops, tc.hops)
 			}
 			var paths []string
 			for _, r := range api.requests() {

@@ -22,7 +22,8 @@ type conn struct {
 	prog    *engine.Program
 	cfg     *flows.Connection
 	refresh *flows.Refresh
-	stored  bool // false while connecting: nothing to refresh or disconnect yet
+	stored  bool       // false while connecting: nothing to refresh or disconnect yet
+	reached *originSet // while connecting: where the test flow sent the credentials
 
 	mu    sync.Mutex
 	rec   *Record
@@ -48,9 +49,11 @@ func (m *Manager) Conn(ctx context.Context, prog *engine.Program, rec *Record) (
 	return c, nil
 }
 
-// memConn is the Conn of a connection being made, tested before it is stored.
-func (m *Manager) memConn(prog *engine.Program, rec *Record) engine.Conn {
+// memConn is the Conn of a connection being made, tested before it is stored; reached
+// collects the origins the test sends its credentials to.
+func (m *Manager) memConn(prog *engine.Program, rec *Record, reached *originSet) engine.Conn {
 	c := m.newConn(prog, rec)
+	c.reached = reached
 	if err := c.load(context.Background(), rec); err != nil {
 		return errConn{err}
 	}
@@ -102,7 +105,9 @@ func (c *conn) Authorize(ctx context.Context, req *http.Request) error {
 	if rec.Status == StatusDisconnected {
 		return &DisconnectedError{Name: rec.Name, Reason: rec.Reason}
 	}
-	if err := c.m.checkOrigin(rec, req.URL); err != nil {
+	if c.reached != nil {
+		c.reached.add(engine.Origin(req.URL))
+	} else if err := c.m.checkOrigin(rec, req.URL); err != nil {
 		return err
 	}
 	if now := c.m.now(); c.refreshable() && refreshDue(rec.Creds.Token, now, c.refresh.BeforeExpiry) {

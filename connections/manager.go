@@ -275,17 +275,19 @@ func assumeLifetime(c *flows.Connection) time.Duration {
 	return c.Refresh.AssumeLifetime
 }
 
-// finish binds a new connection to the origins of its app, tests it, labels it and stores it.
+// finish tests a new connection, binds it to the origins of its app and of the requests its
+// test made with the credentials, labels it and stores it.
 func (m *Manager) finish(ctx context.Context, prog *engine.Program, rec *Record) (*Record, error) {
+	reached := &originSet{}
+	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec, reached))
+	if err != nil {
+		return nil, fmt.Errorf("connection test failed, nothing was stored: %w", err)
+	}
 	env, _, vault, err := m.env(ctx, prog, rec)
 	if err != nil {
 		return nil, err
 	}
-	rec.Origins = appOrigins(prog, env, vault)
-	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec))
-	if err != nil {
-		return nil, fmt.Errorf("connection test failed, nothing was stored: %w", err)
-	}
+	rec.Origins = reached.union(appOrigins(prog, env, vault))
 	if tested {
 		rec.LastTest = &TestResult{At: m.now(), OK: true}
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/patchbay/patchbay/engine"
 )
@@ -51,6 +52,34 @@ func appOrigins(prog *engine.Program, env, vault map[string]any) []string {
 			continue
 		}
 		if o := engine.Origin(u); o != "" && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// originSet collects origins from concurrent requests.
+type originSet struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (s *originSet) add(o string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o != "" && !slices.Contains(s.list, o) {
+		s.list = append(s.list, o)
+	}
+}
+
+// union returns the set's origins and more, sorted, each once.
+func (s *originSet) union(more []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := slices.Clone(s.list)
+	for _, o := range more {
+		if !slices.Contains(out, o) {
 			out = append(out, o)
 		}
 	}

@@ -124,3 +124,54 @@ func TestLegacyConnectionBoundAtFirstUse(t *testing.T) {
 		t.Errorf("B got %d requests, want none", n)
 	}
 }
+
+// TestReconnectRebinds: connecting a disconnected connection again under its name binds it to
+// the origins of the app it is connected with now.
+func TestReconnectRebinds(t *testing.T) {
+	a, b := okAPI(t), okAPI(t)
+	m := newManager(t, nil)
+	req := connections.ConnectRequest{Name: "c", Fields: map[string]string{"api_key": egressKey}}
+	rec, err := m.Connect(t.Context(), keyApp(t, a.srv.URL), req)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	_, err = m.Store().Locked(t.Context(), rec.ID, func(cur *connections.Record) (*connections.Record, error) {
+		cur.Status, cur.Creds = connections.StatusDisconnected, connections.Credentials{}
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := m.Connect(t.Context(), keyApp(t, b.srv.URL), req)
+	if err != nil {
+		t.Fatalf("Connect again: %v", err)
+	}
+	if got, want := reload(t, m, again).Origins, []string{engine.Origin(mustURL(t, b.srv.URL))}; again.ID != rec.ID || !slices.Equal(got, want) {
+		t.Errorf("connected again: id %s (want %s), origins %v (want %v)", again.ID, rec.ID, got, want)
+	}
+}
+
+// TestBoundToTestOrigins: an app without base_url whose test flow calls an absolute URL is
+// bound to where the test sent the credentials.
+func TestBoundToTestOrigins(t *testing.T) {
+	a := okAPI(t)
+	prog := loadApp(t, `app: egress
+name: Egress
+connection:
+  type: api_key
+  inject: {in: header, name: X-Api-Key, value: "{{ token }}"}
+flows:
+  test:
+    steps:
+      - id: me
+        call_api: {method: GET, url: "`+a.srv.URL+`/me"}
+`)
+	m := newManager(t, nil)
+	rec, err := m.Connect(t.Context(), prog, connections.ConnectRequest{Name: "c", Fields: map[string]string{"api_key": egressKey}})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	if got, want := reload(t, m, rec).Origins, []string{engine.Origin(mustURL(t, a.srv.URL))}; !slices.Equal(got, want) {
+		t.Errorf("origins = %v, want %v", got, want)
+	}
+}
