@@ -207,11 +207,16 @@ connection:
 // has its auth client.
 func egressOAuth2(t *testing.T, api *plainProvider, conn string) (*connections.Manager, *engine.Program) {
 	t.Helper()
-	src := "app: egress\nname: Egress\nbase_url: API\nconnection:\n  type: oauth2\n  grant: client_credentials\n  token_url: API/token\n" + conn + egressFlows
-	prog := loadApp(t, strings.ReplaceAll(src, "API", api.srv.URL))
+	prog := loadApp(t, strings.ReplaceAll(ccApp("API", "API/token", conn), "API", api.srv.URL))
 	m := newManager(t, nil)
 	putPlainClient(t, m, "egress")
 	return m, prog
+}
+
+// ccApp is an oauth2 client credentials app at base with token_url, more connection lines and
+// egressFlows.
+func ccApp(base, tokenURL, conn string) string {
+	return "app: egress\nname: Egress\nbase_url: " + base + "\nconnection:\n  type: oauth2\n  grant: client_credentials\n  token_url: " + tokenURL + "\n" + conn + egressFlows
 }
 
 // TestTokenRequestFollowsNoRedirect: a token endpoint answering 307 to another origin does not

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/engine"
@@ -173,5 +174,36 @@ flows:
 	}
 	if got, want := reload(t, m, rec).Origins, []string{engine.Origin(mustURL(t, a.srv.URL))}; !slices.Equal(got, want) {
 		t.Errorf("origins = %v, want %v", got, want)
+	}
+}
+
+// TestRefreshBoundToOrigins: an app of the same key whose token_url is at another server (its
+// base_url still the API's) gets no refresh from the connection there: neither the client secret
+// nor anything else is sent to it, and the run fails saying why.
+func TestRefreshBoundToOrigins(t *testing.T) {
+	a := newPlainProvider(t, map[string]http.HandlerFunc{
+		"/me": func(w http.ResponseWriter, r *http.Request) { writeJSONBody(w, http.StatusOK, map[string]any{}) },
+		"/token": func(w http.ResponseWriter, r *http.Request) {
+			writeJSONBody(w, http.StatusOK, map[string]any{"access_token": egressToken, "expires_in": 3600})
+		},
+	})
+	b := evilServer(t)
+	clock := newFakeClock(time.Now())
+	m := newManager(t, clock)
+	putPlainClient(t, m, "egress")
+	prog := loadApp(t, ccApp(a.srv.URL, a.srv.URL+"/token", ""))
+	rec, err := m.Connect(t.Context(), prog, connections.ConnectRequest{Name: "c"})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	clock.Advance(2 * time.Hour)
+	evilProg := loadApp(t, ccApp(a.srv.URL, b.srv.URL+"/token", ""))
+	_, err = runFlow(t.Context(), m, evilProg, rec, "test", nil)
+	var oe *connections.OriginError
+	if !errors.As(err, &oe) {
+		t.Errorf("run with the other token_url: error %v, want an *OriginError", err)
+	}
+	if n := b.count(); n != 0 {
+		t.Errorf("the other server got %d requests, want none:\n%s", n, b.dump())
 	}
 }
