@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay/engine"
@@ -66,6 +67,7 @@ type Manager struct {
 	flight   singleflight.Group
 	frozen   bool     // Config.NoRefresh
 	allow    []string // Config.AllowOrigins
+	bound    sync.Map // connection id -> origins bound at its first use (bind)
 }
 
 // NewManager returns a Manager.

@@ -109,6 +109,12 @@ func (m *Manager) bind(ctx context.Context, prog *engine.Program, rec *Record, e
 	if rec.ID == "" || len(rec.Origins) > 0 || rec.Status == StatusDisconnected {
 		return rec, nil
 	}
+	if v, ok := m.bound.Load(rec.ID); ok {
+		// Bound here already: the caller holds the record as it was read before.
+		next := *rec
+		next.Origins = v.([]string)
+		return &next, nil
+	}
 	origins := appOrigins(prog, env, vault)
 	if len(origins) == 0 {
 		return rec, nil
@@ -129,6 +135,7 @@ func (m *Manager) bind(ctx context.Context, prog *engine.Program, rec *Record, e
 	if err != nil {
 		return nil, fmt.Errorf("bind connection %q to its origins: %w", rec.Name, err)
 	}
+	m.bound.Store(rec.ID, saved.Origins)
 	m.log.Info("connection bound to origins at first use", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "origins", strings.Join(saved.Origins, " "))
 	return saved, nil
 }
