@@ -24,6 +24,8 @@ func TestCallAPIFollowRedirects(t *testing.T) {
 			http.Redirect(w, r, "/api/there", http.StatusFound)
 		case "/api/away":
 			http.Redirect(w, r, ots.URL+"/x", http.StatusFound)
+		case "/api/away307":
+			http.Redirect(w, r, ots.URL+"/x", http.StatusTemporaryRedirect)
 		case "/api/there":
 			if r.Header.Get("Authorization") == "Bearer old" {
 				w.WriteHeader(http.StatusUnauthorized)
@@ -54,6 +56,11 @@ func TestCallAPIFollowRedirects(t *testing.T) {
 			paths: []string{"/api/away"}},
 		{name: "any", step: `{path: /away, follow_redirects: any}`, conn: true, status: 200,
 			paths: []string{"/api/away"}, others: 1, hops: 1},
+		{name: "any drops the step's secret headers at another origin", step: `{path: /away, headers: {X-Key: "{{ input.token }}", X-Plain: p}, follow_redirects: any}`,
+			status: 200, paths: []string{"/api/away"}, others: 1, hops: 1},
+		{name: "any refuses to send a secret body to another origin again", step: `{method: POST, path: /away307, json: {k: "{{ input.token }}"}, follow_redirects: any}`,
+			want:  `app.yaml:9:9: step "x" (call_api): POST BASE/api/away307: redirect (307) from ORIGIN to another origin, OTHER, not followed: the body it would send again holds a secret`,
+			paths: []string{"/api/away307"}},
 		{name: "none", step: `{path: /here, follow_redirects: none, accept: 3xx}`, conn: true, status: 302,
 			paths: []string{"/api/here"}},
 	}
@@ -92,8 +99,10 @@ func TestCallAPIFollowRedirects(t *testing.T) {
 			}
 			if got := other.requests(); len(got) != tc.others {
 				t.Errorf("the other server got %d requests, want %d", len(got), tc.others)
-			} else if len(got) == 1 && (got[0].Header.Get("Authorization") != "" || got[0].Header.Get("Referer") != "") {
-				t.Errorf("the other server got Authorization %q, Referer %q; want neither", got[0].Header.Get("Authorization"), got[0].Header.Get("Referer"))
+			} else if len(got) == 1 && (got[0].Header.Get("Authorization") != "" || got[0].Header.Get("Referer") != "" || got[0].Header.Get("X-Key") != "") {
+				t.Errorf("the other server got Authorization %q, Referer %q, X-Key %q; want none", got[0].Header.Get("Authorization"), got[0].Header.Get("Referer"), got[0].Header.Get("X-Key"))
+			} else if len(got) == 1 && strings.Contains(tc.step, "X-Plain") && got[0].Header.Get("X-Plain") != "p" {
+				t.Errorf("the other server got X-Plain %q, want the step's p", got[0].Header.Get("X-Plain"))
 			}
 		})
 	}
