@@ -233,8 +233,9 @@ func TestTokenRequestFollowsNoRedirect(t *testing.T) {
 			m, prog := egressOAuth2(t, api, "  client_auth: post\n  token_method: "+method+"\n")
 			_, err := m.Connect(t.Context(), prog, connections.ConnectRequest{Name: "c"})
 			var re *engine.RedirectError
-			if !errors.As(err, &re) {
-				t.Errorf("Connect: error %v, want a redirect not followed", err)
+			want := "redirect (307) from " + engine.Origin(mustURL(t, api.srv.URL)) + " to another origin, " + engine.Origin(mustURL(t, evil.srv.URL)) + ", not followed (the request carries secrets: it follows no redirect to another origin)"
+			if !errors.As(err, &re) || !strings.HasSuffix(err.Error(), want) {
+				t.Errorf("Connect: error %v, want one ending %q", err, want)
 			}
 			if n := evil.count(); n != 0 {
 				t.Errorf("the evil server got %d requests, want none:\n%s", n, evil.dump())

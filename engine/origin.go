@@ -67,13 +67,18 @@ type RedirectError struct {
 	From   string // the origin of the request that was redirected
 	To     string // the origin of the Location, "" when the limit was reached
 	Policy string // the policy that refused it
+	Why    string // why it was refused, when not for a step's follow_redirects
 }
 
 func (e *RedirectError) Error() string {
 	if e.To == "" {
 		return fmt.Sprintf("stopped after %d redirects", maxRedirects)
 	}
-	return fmt.Sprintf("redirect (%d) from %s to another origin, %s, not followed (follow_redirects: %s)", e.Status, e.From, e.To, e.Policy)
+	why := e.Why
+	if why == "" {
+		why = "follow_redirects: " + e.Policy
+	}
+	return fmt.Sprintf("redirect (%d) from %s to another origin, %s, not followed (%s)", e.Status, e.From, e.To, why)
 }
 
 // CheckRedirect is the http.Client CheckRedirect of policy: it follows redirects as the policy
@@ -83,6 +88,10 @@ func (e *RedirectError) Error() string {
 // take credentials off: a request's credentials must be added per hop, where the hop's origin is
 // known (a RoundTripper), so that the client has none to copy.
 func CheckRedirect(policy string) func(req *http.Request, via []*http.Request) error {
+	return checkRedirect(policy, "")
+}
+
+func checkRedirect(policy, why string) func(req *http.Request, via []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		req.Header.Del("Referer")
 		if policy == FollowNone {
@@ -97,7 +106,7 @@ func CheckRedirect(policy string) func(req *http.Request, via []*http.Request) e
 			if r := req.Response; r != nil {
 				status = r.StatusCode
 			}
-			return &RedirectError{Status: status, From: from, To: to, Policy: policy}
+			return &RedirectError{Status: status, From: from, To: to, Policy: policy, Why: why}
 		}
 		return nil
 	}
@@ -108,7 +117,7 @@ func CheckRedirect(policy string) func(req *http.Request, via []*http.Request) e
 // (token, revoke and the other private-flow requests). A CheckRedirect c has is asked after.
 func SameOriginClient(c *http.Client) *http.Client {
 	out := *c
-	out.CheckRedirect = Chain(CheckRedirect(FollowSameOrigin), c.CheckRedirect)
+	out.CheckRedirect = Chain(checkRedirect(FollowSameOrigin, "the request carries secrets: it follows no redirect to another origin"), c.CheckRedirect)
 	return &out
 }
 
