@@ -42,7 +42,8 @@ func ParseOrigin(s string) (string, error) {
 		return "", fmt.Errorf("%q is not an origin: want scheme://host[:port], such as https://api.example.com", s)
 	}
 	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%q is not an origin: want scheme://host[:port] without user, path or query", s)
+		// Not quoted whole: the user info or the query may hold a secret.
+		return "", fmt.Errorf("%s with a user, path or query is not an origin: want scheme://host[:port] alone", u.Scheme+"://"+u.Host)
 	}
 	return Origin(u), nil
 }

@@ -81,7 +81,7 @@ func origin(t *testing.T, raw string) string {
 func TestRunAllowOriginFlag(t *testing.T) {
 	dir := writeApp(t, "", map[string]string{"app.yaml": goodApp})
 	for _, tc := range []struct{ args, want string }{
-		{"--allow-origin https://x.example/path --connection c", `invalid value "https://x.example/path" for flag -allow-origin: "https://x.example/path" is not an origin: want scheme://host[:port] without user, path or query`},
+		{"--allow-origin https://x.example/path --connection c", `for flag -allow-origin: https://x.example with a user, path or query is not an origin: want scheme://host[:port] alone`},
 		{"--allow-origin x.example --connection c", `invalid value "x.example" for flag -allow-origin: "x.example" is not an origin: want scheme://host[:port], such as https://api.example.com`},
 		{"--allow-origin https://x.example", `--allow-origin needs --connection`},
 	} {
