@@ -184,9 +184,11 @@ func (b *OAuth2Token) Run(ctx context.Context, st *engine.State) (any, error) {
 		next = http.DefaultTransport
 	}
 	tr := &oauthTransport{next: next, get: r.method == http.MethodGet, limit: limit}
-	client := *base
+	// The request carries the client secret, the code or the refresh token in its header, body
+	// or query, which a redirect would send again: it follows none to another origin.
+	client := engine.SameOriginClient(base)
 	client.Transport = tr
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, &client)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
 
 	tok, err := r.do(ctx, tr)
 	if err != nil {
@@ -406,6 +408,21 @@ func (e *oauthTokenError) Error() string { return "token request: " + e.msg }
 
 func (e *oauthTokenError) Unwrap() error { return e.err }
 
+// withoutQuery returns err with the query left out of the URL a *url.Error in it shows: with
+// method GET, the query holds the client secret, the code or the refresh token.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return ue.Err
+	}
+	u.RawQuery, u.User = "", nil
+	return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+}
+
 // oauthTokenErr turns an error of x/oauth2 into the step's error; resp is the last response
 // the endpoint sent, nil when none came.
 func oauthTokenErr(red *engine.Redactor, resp *oauthResponse, err error) error {
@@ -428,7 +445,7 @@ func oauthTokenErr(red *engine.Redactor, resp *oauthResponse, err error) error {
 		return &oauthTokenError{msg: red.String(msg), err: re}
 	}
 	if resp == nil || resp.code < 200 || resp.code > 299 {
-		return fmt.Errorf("token request: %w", err)
+		return fmt.Errorf("token request: %w", withoutQuery(err))
 	}
 	if oauthIsHTML(resp.ctype, resp.body) {
 		return &oauthTokenError{msg: red.String(resp.status + ": not a token: " + oauthDescribeBody(resp.ctype, resp.body)), err: err}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay/engine"
@@ -39,6 +40,10 @@ type Config struct {
 	// (default 1m). The refresh's lease in the store lasts 30 s longer, which is how long a
 	// process killed in the middle of a refresh delays the next one.
 	RefreshTimeout time.Duration
+	// AllowOrigins are origins (scheme://host:port, as engine.Origin writes them) where every
+	// connection's credentials may go besides those it is bound to: the user's explicit word
+	// for one run (patchbay run --allow-origin).
+	AllowOrigins []string
 	// NoRefresh makes RunOptions give a Conn that puts the stored credentials on requests and
 	// nothing more: it never requests a token nor changes the stored connection. For runs whose
 	// responses are replayed from recordings: a token "refreshed" from one would be saved over
@@ -57,20 +62,26 @@ type Notifier interface {
 type Manager struct {
 	store    Store
 	client   *http.Client
+	private  *http.Client // client for the private flows: no redirect to another origin
 	log      *slog.Logger
 	now      func() time.Time
 	notifier Notifier
 	timeout  time.Duration
 	flight   singleflight.Group
-	frozen   bool // Config.NoRefresh
+	frozen   bool     // Config.NoRefresh
+	allow    []string // Config.AllowOrigins
+	bound    sync.Map // connection id -> origins bound at its first use (bind)
 }
 
 // NewManager returns a Manager.
 func NewManager(cfg Config) *Manager {
-	m := &Manager{store: cfg.Store, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, notifier: cfg.Notifier, timeout: cfg.RefreshTimeout, frozen: cfg.NoRefresh}
+	m := &Manager{store: cfg.Store, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, notifier: cfg.Notifier, timeout: cfg.RefreshTimeout, frozen: cfg.NoRefresh, allow: cfg.AllowOrigins}
 	if m.client == nil {
 		m.client = &http.Client{}
 	}
+	// A private flow's requests carry the client secret, a code or a token in their header,
+	// body or query, which a redirect would send again: they follow none to another origin.
+	m.private = engine.SameOriginClient(m.client)
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -269,12 +280,19 @@ func assumeLifetime(c *flows.Connection) time.Duration {
 	return c.Refresh.AssumeLifetime
 }
 
-// finish tests a new connection, labels it and stores it.
+// finish tests a new connection, binds it to the origins of its app and of the requests its
+// test made with the credentials, labels it and stores it.
 func (m *Manager) finish(ctx context.Context, prog *engine.Program, rec *Record) (*Record, error) {
-	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec))
+	reached := &originSet{}
+	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec, reached))
 	if err != nil {
 		return nil, fmt.Errorf("connection test failed, nothing was stored: %w", err)
 	}
+	env, _, vault, err := m.env(ctx, prog, rec)
+	if err != nil {
+		return nil, err
+	}
+	rec.Origins = reached.union(appOrigins(prog, env, vault))
 	if tested {
 		rec.LastTest = &TestResult{At: m.now(), OK: true}
 	}
@@ -524,6 +542,9 @@ func (m *Manager) RunOptions(ctx context.Context, prog *engine.Program, rec *Rec
 	if err != nil {
 		return engine.Options{}, err
 	}
+	if rec, err = m.bind(ctx, prog, rec, env, vault); err != nil {
+		return engine.Options{}, err
+	}
 	// The Conn starts from the values just built: reading the vault and the client twice per
 	// run doubled what a run with a connection costs.
 	conn := m.newConn(prog, rec)
@@ -559,7 +580,7 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 		}
 	}
 	res, err := prog.Run(ctx, flow, engine.Options{
-		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.client, Logger: m.log,
+		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.privateClient(rec), Logger: m.log,
 	})
 	if err != nil {
 		return nil, err

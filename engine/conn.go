@@ -9,7 +9,10 @@ import (
 // One Conn may serve many runs and requests at once: its methods are safe for concurrent use.
 type Conn interface {
 	// Authorize adds the connection's credentials to req (header, query or signature). It may
-	// refresh an expiring token first.
+	// refresh an expiring token first, and refuses (an error) a request to an origin the
+	// credentials may not go to. call_api calls it for each hop of a request at the request's
+	// own origin, on a copy of that hop, so that the HTTP client holds no credential to copy to
+	// a redirect's target; a hop at another origin is sent without calling it.
 	Authorize(ctx context.Context, req *http.Request) error
 	// Retry is called after a response whose status may mean the credentials went stale. It
 	// refreshes at most once and reports whether to send the request again; the caller then

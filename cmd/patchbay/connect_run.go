@@ -17,10 +17,11 @@ import (
 // the template value connection, the vault and the secrets to redact, merged into opts.
 // client sends the refreshes; a --record client's token requests are not
 // recorded, and with a --replay client the connection requests no token and is not changed.
+// allow are origins the credentials may go to besides those the connection is bound to.
 // The returned func closes the store once the run is over.
 //
 // Without a name, an app that needs a connection still runs, unauthenticated, after a warning.
-func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name string, client *http.Client, opts *engine.Options) (func(), error) {
+func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name string, allow []string, client *http.Client, opts *engine.Options) (func(), error) {
 	if name == "" {
 		if c := prog.App.Connection; c != nil && c.Type != flows.ConnNone {
 			fmt.Fprintf(e.stderr, "warning: app %s connects with %s, but no --connection was given: its requests go without credentials\n", prog.App.Key, c.Type)
@@ -36,16 +37,16 @@ func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name
 		st.Close()
 		return nil, err
 	}
-	m := e.newManager(st, client)
+	m := e.newManager(st, client, allow...)
 	switch t := client.Transport.(type) {
 	case *replay.Recorder:
 		// A recording keeps response bodies in clear: the token endpoint's holds the
 		// tokens. Token requests go out, unrecorded, through the recorder's own transport.
-		m = e.newManager(st, &http.Client{Transport: t.Transport})
+		m = e.newManager(st, &http.Client{Transport: t.Transport}, allow...)
 	case *replay.Player:
 		// Replayed responses do not care for credentials, and a token replayed from a
 		// recording must not be saved over the live connection's.
-		m = connections.NewManager(connections.Config{Store: st, Logger: e.lifecycleLog(), NoRefresh: true})
+		m = connections.NewManager(connections.Config{Store: st, Logger: e.lifecycleLog(), NoRefresh: true, AllowOrigins: allow})
 	}
 	co, err := m.RunOptions(ctx, prog, rec)
 	if err != nil {

@@ -116,6 +116,7 @@ type connView struct {
 	Params       map[string]string       `json:"params"`
 	Client       string                  `json:"client,omitempty"`
 	Credentials  []string                `json:"credentials"` // names of what is set
+	Origins      []string                `json:"origins"`     // where the credentials may go; none: bound at its first use
 	Token        *connections.Token      `json:"token,omitempty"`
 	RefreshCount int                     `json:"refresh_count"`
 	LastRefresh  *time.Time              `json:"last_refresh,omitempty"`
@@ -129,12 +130,15 @@ type connView struct {
 func view(rec *connections.Record) connView {
 	v := connView{
 		ID: rec.ID, Workspace: rec.Workspace, App: rec.App, Name: rec.Name, Type: rec.Type, Status: rec.Status,
-		Reason: rec.Reason, Label: rec.Label, Params: rec.Params, Client: rec.Client, Credentials: []string{},
+		Reason: rec.Reason, Label: rec.Label, Params: rec.Params, Client: rec.Client, Credentials: []string{}, Origins: rec.Origins,
 		Token: rec.Creds.Token, RefreshCount: rec.RefreshCount, LastError: rec.LastError, LastTest: rec.LastTest,
 		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt,
 	}
 	if v.Params == nil {
 		v.Params = map[string]string{}
+	}
+	if v.Origins == nil {
+		v.Origins = []string{}
 	}
 	for k, s := range rec.Creds.Fields {
 		if s != "" {
@@ -236,6 +240,11 @@ func writeView(w io.Writer, v connView) {
 		line("auth client", v.Client)
 	}
 	line("credentials set", orDash(strings.Join(v.Credentials, ", ")))
+	origins := strings.Join(v.Origins, ", ")
+	if origins == "" {
+		origins = "not bound yet (bound to its app's origins at its first use)"
+	}
+	line("sent only to", origins)
 	if t := v.Token; t != nil {
 		line("token type", orDash(t.TokenType))
 		line("token scope", orDash(t.Scope))

@@ -65,6 +65,7 @@ from such a recording and never uses the network, so a flow can be tried offline
 		fs.Int64Var(&o.limits.MaxSteps, "max-steps", d.MaxSteps, "run at most `N` steps, nested steps and called flows included")
 		fs.Int64Var(&o.limits.MaxOutputBytes, "max-output-bytes", d.MaxOutputBytes, "keep at most `N` bytes of step outputs in the run, all steps together")
 		e.netFlags(fs)
+		fs.Func("allow-origin", "let the connection's credentials go to `ORIGIN` (scheme://host[:port]) for this run as well as to the origins it was connected at (repeatable)", o.addOrigin)
 		return func(ctx context.Context, args []string) int { return e.runFlow(ctx, o, args) }
 	},
 }
@@ -82,6 +83,16 @@ type runOptions struct {
 	record    string
 
 	connection string
+	allow      []string // --allow-origin, as engine.Origin writes them
+}
+
+func (o *runOptions) addOrigin(s string) error {
+	origin, err := engine.ParseOrigin(s)
+	if err != nil {
+		return err
+	}
+	o.allow = append(o.allow, origin)
+	return nil
 }
 
 func (o *runOptions) addInput(s string) error {
@@ -152,7 +163,10 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	default:
 		opts.HTTPClient = e.httpClient()
 	}
-	closeStore, err := e.useConnection(ctx, prog, args[0], o.connection, opts.HTTPClient, &opts)
+	if len(o.allow) > 0 && o.connection == "" {
+		return e.usageError("--allow-origin needs --connection: it lets a connection's credentials go to another origin")
+	}
+	closeStore, err := e.useConnection(ctx, prog, args[0], o.connection, o.allow, opts.HTTPClient, &opts)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "error: %v\n", err)
 		return exitFailure

@@ -14,10 +14,14 @@ import (
 )
 
 // sealedCreds is the JSON sealed into connections.creds. connections.Secret marshals as
-// "[redacted]", so the values are copied out as plain strings here, never elsewhere.
+// "[redacted]", so the values are copied out as plain strings here, never elsewhere. The
+// record's origins are sealed with the credentials: not secret, but where the credentials may
+// go, which one who can write the file but lacks the key must not be able to change. A row
+// sealed before origins were recorded has none.
 type sealedCreds struct {
-	Fields map[string]string `json:"fields,omitempty"`
-	Token  *sealedToken      `json:"token,omitempty"`
+	Fields  map[string]string `json:"fields,omitempty"`
+	Token   *sealedToken      `json:"token,omitempty"`
+	Origins []string          `json:"origins,omitempty"`
 }
 
 type sealedToken struct {
@@ -31,10 +35,10 @@ type sealedToken struct {
 	Extra        map[string]any `json:"extra,omitempty"`
 }
 
-// sealCreds seals a connection's credentials for the row id. Token.Extra goes through JSON:
-// numbers come back as float64 and Secrets as plain strings.
-func sealCreds(key keys.Key, id string, c connections.Credentials) ([]byte, error) {
-	var sc sealedCreds
+// sealCreds seals a connection's credentials and origins for the row id. Token.Extra goes
+// through JSON: numbers come back as float64 and Secrets as plain strings.
+func sealCreds(key keys.Key, id string, c connections.Credentials, origins []string) ([]byte, error) {
+	sc := sealedCreds{Origins: origins}
 	if len(c.Fields) > 0 {
 		sc.Fields = make(map[string]string, len(c.Fields))
 		for k, v := range c.Fields {
@@ -79,14 +83,14 @@ func reveal(v any) any {
 	return v
 }
 
-func openCreds(key keys.Key, id string, sealed []byte) (connections.Credentials, error) {
+func openCreds(key keys.Key, id string, sealed []byte) (connections.Credentials, []string, error) {
 	b, err := connsSealed.open(key, &sealedRow{id: id, sealed: sealed})
 	if err != nil {
-		return connections.Credentials{}, err
+		return connections.Credentials{}, nil, err
 	}
 	var sc sealedCreds
 	if err := json.Unmarshal(b, &sc); err != nil {
-		return connections.Credentials{}, errors.New("cannot decode credentials: invalid JSON")
+		return connections.Credentials{}, nil, errors.New("cannot decode credentials: invalid JSON")
 	}
 	var c connections.Credentials
 	if len(sc.Fields) > 0 {
@@ -102,7 +106,7 @@ func openCreds(key keys.Key, id string, sealed []byte) (connections.Credentials,
 			Expiry: t.Expiry, ObtainedAt: t.ObtainedAt, Extra: t.Extra,
 		}
 	}
-	return c, nil
+	return c, sc.Origins, nil
 }
 
 // connCols are the columns scanRecord reads, in order.
@@ -166,7 +170,7 @@ func connValues(key keys.Key, id string, rec *connections.Record) ([]any, error)
 		}
 		lastTest = sql.NullString{String: string(b), Valid: true}
 	}
-	sealed, err := sealCreds(key, id, rec.Creds)
+	sealed, err := sealCreds(key, id, rec.Creds, rec.Origins)
 	if err != nil {
 		return nil, err
 	}
@@ -249,11 +253,11 @@ func (s *Store) Connection(ctx context.Context, workspace, name string) (*connec
 }
 
 func (s *Store) openRecord(rec *connections.Record, sealed []byte) error {
-	c, err := openCreds(s.sealKey(), rec.ID, sealed)
+	c, origins, err := openCreds(s.sealKey(), rec.ID, sealed)
 	if err != nil {
 		return err
 	}
-	rec.Creds = c
+	rec.Creds, rec.Origins = c, origins
 	return nil
 }
 

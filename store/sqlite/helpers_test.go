@@ -79,7 +79,8 @@ func record(app, name string) *connections.Record {
 				Extra:        map[string]any{"instance_url": "https://eu.example.com", "n": 3.0},
 			},
 		},
-		Client: "main",
+		Client:  "main",
+		Origins: []string{"https://eu.example.com:443"},
 	}
 }
 
