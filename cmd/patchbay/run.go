@@ -37,8 +37,10 @@ inputs; --input overrides its keys.
 Exit status: 0 when the flow succeeded, 1 when the app does not load, an input is wrong or the
 run failed (error: says which step, where, and why), 2 for a bad command line.
 
---record DIR writes every HTTP response of the run to DIR; --replay DIR answers every request
-from such a recording and never uses the network, so a flow can be tried offline:
+--record DIR writes every HTTP response of the run to DIR, redacted as the trace is (a secret
+the run knows, tokens it obtained included, is [redacted] in bodies, headers and URLs);
+--replay DIR answers every request from such a recording and never uses the network, so a
+flow can be tried offline:
 
 	patchbay run examples/hackernews top_stories --input limit=3 \
 	    --replay examples/hackernews/testdata/replay --trace`,
@@ -120,11 +122,13 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 		Logger:  e.log.With("app", prog.App.Key, "flow", name),
 		BaseURL: o.baseURL,
 	}
+	var recorder *replay.Recorder
 	switch {
 	case o.replay != "":
 		opts.HTTPClient = &http.Client{Transport: &replay.Player{Dir: o.replay}}
 	case o.record != "":
-		opts.HTTPClient = &http.Client{Transport: &replay.Recorder{Dir: o.record}}
+		recorder = &replay.Recorder{Dir: o.record}
+		opts.HTTPClient = &http.Client{Transport: recorder}
 	}
 	closeStore, err := e.useConnection(ctx, prog, args[0], o.connection, opts.HTTPClient, &opts)
 	if err != nil {
@@ -135,6 +139,13 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	p := &stepPrinter{w: e.stderr, trace: o.trace, json: o.jsonTrace, ascii: e.getenv("TERM") == "dumb"}
 	opts.OnStep = p.step
 	res, err := prog.Run(ctx, name, opts)
+	if recorder != nil && res != nil {
+		// The secrets the run learnt after a response came: the recorder knew only the earlier.
+		if rerr := recorder.Redact(res.Redactor); rerr != nil {
+			fmt.Fprintf(e.stderr, "error: --record: %v\n", rerr)
+			return exitFailure
+		}
+	}
 	if err != nil {
 		var in flows.InputErrors
 		if errors.As(err, &in) {
