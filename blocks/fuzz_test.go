@@ -30,7 +30,7 @@ flows:
       s: {type: string, sensitive: true}
     steps:
       - id: list
-        call_api: {method: GET, path: "/items", query: {n: "{{ input.n }}"}, headers: {X-Key: "{{ input.s }}"}}
+        call_api: {method: GET, path: "/items", query: {n: "{{ input.n }}"}, headers: {X-Key: "{{ input.s }}", X-Vault: "{{ vault.key }}"}}
       - id: each
         foreach:
           items: "{{ steps.list.body.items ?? [] }}"
@@ -176,6 +176,7 @@ func FuzzApp(f *testing.F) {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			_, err := prog.Run(ctx, def.Name, engine.Options{
 				Input:      fuzzInputs(def),
+				Vault:      map[string]any{"key": "vault-key-0123", "api_key": "vault-api-key-0123"},
 				HTTPClient: client,
 				Limits: engine.Limits{
 					Timeout: 200 * time.Millisecond, MaxSteps: 500, MaxIterations: 100, MaxDepth: 4,
