@@ -312,6 +312,14 @@ func (r *oauthTokenRequest) do(ctx context.Context, tr *oauthTransport) (*oauth2
 // oauthMaxBody is the most of a token response read, as x/oauth2 reads.
 const oauthMaxBody = 1 << 20
 
+// byteSize is n bytes as a person says it: "1 MiB", else "1000 bytes".
+func byteSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // oauthTransport is the RoundTripper under x/oauth2's token requests. It keeps the raw
 // response, which x/oauth2 parses but does not show whole; it turns the POST x/oauth2 makes
 // into a GET with the form as query when get is set; and it adds extra to the form. One
@@ -346,12 +354,18 @@ func (t *oauthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, t.limit))
+	// One byte past the limit tells a body that is too large from one that fits: cut at the
+	// limit, a large token response would fail to parse as if the endpoint had sent half a token.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, t.limit+1))
 	resp.Body.Close()
 	if err != nil {
 		return nil, err
 	}
 	ctype, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if int64(len(body)) > t.limit {
+		t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, ctype: ctype}
+		return nil, &engine.LimitError{Limit: "response_bytes", Max: t.limit, What: "the token response is larger than " + byteSize(t.limit)}
+	}
 	t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, ctype: ctype, body: body}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
@@ -443,6 +457,10 @@ func oauthTokenErr(red *engine.Redactor, resp *oauthResponse, err error) error {
 			msg = status + ": " + oauthDescribeBody(ctype, body)
 		}
 		return &oauthTokenError{msg: red.String(msg), err: re}
+	}
+	if le := (*engine.LimitError)(nil); errors.As(err, &le) && resp != nil {
+		// Not x/oauth2's "unexpected end of JSON input": the endpoint's status and the limit.
+		return fmt.Errorf("token request: %s: %w", resp.status, le)
 	}
 	if resp == nil || resp.code < 200 || resp.code > 299 {
 		return fmt.Errorf("token request: %w", withoutQuery(err))

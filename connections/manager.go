@@ -554,6 +554,29 @@ func (m *Manager) RunOptions(ctx context.Context, prog *engine.Program, rec *Rec
 	return engine.Options{Conn: conn, Connection: env, Vault: vault, Secrets: secrets, Redactor: red, HTTPClient: m.client, Logger: m.log}, nil
 }
 
+// WorkspaceOptions returns the options for running a flow of prog in workspace without a
+// connection: the vault (the app's secrets over the workspace's) and a redactor for it.
+func (m *Manager) WorkspaceOptions(ctx context.Context, workspace string, prog *engine.Program) (engine.Options, error) {
+	vault, err := m.vault(ctx, workspace, prog.App.Key)
+	if err != nil {
+		return engine.Options{}, err
+	}
+	return engine.Options{Vault: vault, Redactor: engine.NewRedactor(vaultValues(vault)...), HTTPClient: m.client, Logger: m.log}, nil
+}
+
+// vault returns the secrets app sees in workspace as the template value vault.
+func (m *Manager) vault(ctx context.Context, workspace, app string) (map[string]any, error) {
+	sv, err := m.store.Vault(ctx, workspace, app)
+	if err != nil {
+		return nil, fmt.Errorf("read vault: %w", err)
+	}
+	vault := make(map[string]any, len(sv))
+	for k, v := range sv {
+		vault[k] = v.Reveal()
+	}
+	return vault, nil
+}
+
 // runPrivate runs one of the app's private flows for rec. input is what the runtime offers the
 // flow (exchange: code, state, redirect_uri, code_verifier, query); the flow gets the inputs it
 // declares, so an app's own flow need not declare those it has no use for.
@@ -648,13 +671,9 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 			env["extra"] = t.Extra
 		}
 	}
-	vault := map[string]any{}
-	sv, err := m.store.Vault(ctx, rec.Workspace, app.Key)
+	vault, err := m.vault(ctx, rec.Workspace, app.Key)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read vault: %w", err)
-	}
-	for k, v := range sv {
-		vault[k] = v.Reveal()
+		return nil, nil, nil, err
 	}
 	if c == nil {
 		return env, secrets, vault, nil

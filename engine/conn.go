@@ -58,6 +58,18 @@ func AddSecrets(ctx context.Context, secrets ...string) {
 	}
 }
 
+// RunRedactor returns the redactor of the run whose context ctx is (a step's context, or one
+// derived from it, such as a request's), as it is at the call: a run's redactor grows as its
+// steps obtain secrets. Outside a run it returns nil, which redacts nothing. replay.Recorder,
+// under a run's HTTP client, redacts what it writes with it.
+func RunRedactor(ctx context.Context) *Redactor {
+	r, _ := ctx.Value(runKey{}).(*run)
+	if r == nil {
+		return nil
+	}
+	return r.redact.Load()
+}
+
 // knows reports whether every non-empty one of secrets is redacted by r already.
 func (r *Redactor) knows(secrets []string) bool {
 	for _, s := range secrets {

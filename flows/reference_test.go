@@ -275,7 +275,7 @@ that looks through long lists or text for longer than the run has left stops at 
 | ` + "`vars`" + ` | variables assigned by ` + "`set`" + `, ` + "`vars.<name>`" + ` | flows |
 | ` + "`connection`" + ` | the run's connection: ` + "`connection.params.<key>`" + `, ` + "`connection.fields.<key>`" + ` | everywhere |
 | ` + "`app`" + ` | the app: ` + "`app.key`, `app.name`, `app.version`" + ` | everywhere |
-| ` + "`vault`" + ` | named secrets kept in the vault, ` + "`vault.<name>`" + `; redacted wherever a value is shown | everywhere |
+| ` + "`vault`" + ` | named secrets kept in the vault, ` + "`vault.<name>`" + `: the app's, then its workspace's; redacted wherever a value is shown. A name the vault has not fails the evaluation (` + "`vault?.<name>`" + ` is null instead) | everywhere |
 | ` + "`" + NameToken + "`" + ` | the connection's credential | ` + "`connection.inject.value`" + ` only |
 | ` + "`" + NameTest + "`" + ` | the result of the ` + "`test`" + ` flow, ` + "`test.output`" + ` | ` + "`connection.label`" + ` only |
 

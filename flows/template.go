@@ -90,7 +90,8 @@ func (s *Scope) options() []expr.Option {
 	for _, n := range names {
 		env[n] = types.Any
 	}
-	opts := append([]expr.Option{expr.Env(env), expr.MaxNodes(MaxTemplateNodes)}, budgetOptions...)
+	opts := append([]expr.Option{expr.Env(env), expr.MaxNodes(MaxTemplateNodes)}, vaultOptions...)
+	opts = append(opts, budgetOptions...)
 	envCache.Store(key, opts)
 	return opts
 }

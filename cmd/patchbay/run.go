@@ -43,8 +43,10 @@ outputs, --timeout); the --max-* flags raise a bound for a rare big job. Request
 address unless --deny-private-networks is given: then loopback, private, link-local and cloud
 metadata addresses are refused, except the networks of --allow-network (docs/security.md).
 
---record DIR writes every HTTP response of the run to DIR; --replay DIR answers every request
-from such a recording and never uses the network, so a flow can be tried offline:
+--record DIR writes every HTTP response of the run to DIR, redacted as the trace is (a secret
+the run knows, tokens it obtained included, is [redacted] in bodies, headers and URLs);
+--replay DIR answers every request from such a recording and never uses the network, so a
+flow can be tried offline:
 
 	patchbay run examples/hackernews top_stories --input limit=3 \
 	    --replay examples/hackernews/testdata/replay --trace`,
@@ -155,11 +157,13 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 		Logger:  e.log.With("app", prog.App.Key, "flow", name),
 		BaseURL: o.baseURL,
 	}
+	var recorder *replay.Recorder
 	switch {
 	case o.replay != "":
 		opts.HTTPClient = &http.Client{Transport: &replay.Player{Dir: o.replay}}
 	case o.record != "":
-		opts.HTTPClient = &http.Client{Transport: &replay.Recorder{Dir: o.record, Transport: e.httpClient().Transport}}
+		recorder = &replay.Recorder{Dir: o.record, Transport: e.httpClient().Transport}
+		opts.HTTPClient = &http.Client{Transport: recorder}
 	default:
 		opts.HTTPClient = e.httpClient()
 	}
@@ -175,6 +179,13 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	p := &stepPrinter{w: e.stderr, trace: o.trace, json: o.jsonTrace, ascii: e.getenv("TERM") == "dumb"}
 	opts.OnStep = p.step
 	res, err := prog.Run(ctx, name, opts)
+	if recorder != nil && res != nil {
+		// The secrets the run learnt after a response came: the recorder knew only the earlier.
+		if rerr := recorder.Redact(res.Redactor); rerr != nil {
+			fmt.Fprintf(e.stderr, "error: --record: %v\n", rerr)
+			return exitFailure
+		}
+	}
 	if err != nil {
 		var in flows.InputErrors
 		if errors.As(err, &in) {
