@@ -37,8 +37,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/patchbay/patchbay/flows"
 	"github.com/patchbay/patchbay/engine"
+	"github.com/patchbay/patchbay/flows"
 )
 
 // Recording is the content of one recorded response's file.
