@@ -178,3 +178,46 @@ flows:
 		t.Errorf("with a trace the live heap grew by %d bytes over 2,000 iterations of 4 KB each, want at least 8 MiB (does the probe measure?)", g)
 	}
 }
+
+// TestRunLiveOutputGivenBack: what an iteration of a concurrent loop, or a called flow, held
+// stops counting when it ends. Each of 200 iterations holds 20 KB (a 10 KB text in a variable
+// and in the set's output): 4 MB, 40 times the 100 KB limit, if they all counted together.
+func TestRunLiveOutputGivenBack(t *testing.T) {
+	const src = `app: t
+flows:
+  forks:
+    steps:
+      - id: loop
+        foreach:
+          items: "{{ 1..200 }}"
+          concurrency: 4
+          steps:
+            - set: {s: "{{ repeat('x', 10000) + string(item) }}"}
+          output: "{{ item }}"
+    output: "{{ len(steps.loop) }}"
+  calls:
+    steps:
+      - id: loop
+        foreach:
+          items: "{{ 1..200 }}"
+          steps:
+            - call_flow: {flow: big, input: {n: "{{ item }}"}}
+    output: "{{ len(steps.loop) }}"
+  big:
+    inputs: {n: {type: integer}}
+    steps:
+      - set: {s: "{{ repeat('x', 10000) + string(input.n) }}"}
+    output: "{{ input.n }}"
+`
+	a := ctlLoad(t, src)
+	for _, flow := range []string{"forks", "calls"} {
+		res, err := a.prog.Run(t.Context(), flow, engine.Options{Limits: engine.Limits{MaxOutputBytes: 100_000}})
+		if err != nil {
+			t.Errorf("%s: %v", flow, a.rel(err))
+			continue
+		}
+		if res.Output != 200 {
+			t.Errorf("%s: output = %v, want 200", flow, res.Output)
+		}
+	}
+}
