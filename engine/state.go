@@ -106,7 +106,8 @@ const (
 	StatusContinued = "continued" // failed, and on_error: continue went on
 )
 
-// StepTrace is the record of one step of a run. Input, Output and Error are redacted.
+// StepTrace is the record of one step of a run. Input, Output and Error are redacted; Input and
+// Output are set only when the run keeps a trace (Options.Trace), each cut to a bounded size.
 type StepTrace struct {
 	Path     string        `json:"path"` // the step's id, prefixed by its parents': loop[2].fetch
 	ID       string        `json:"id"`
