@@ -239,6 +239,14 @@ A condition (` + "`when`" + `) counts as false when it is false, null, 0, "" or 
 mapping; anything else is true. A step with ` + "`on_error: continue`" + ` that fails outputs
 ` + "`{error: {message, class, status, code}}`" + `.
 
+A run fails with ` + "`limit exceeded`" + ` past 10,000 steps (nested steps and called flows included),
+10,000 items in one loop, ` + "`call_flow`" + ` nested 8 deep, a 10 MiB response body, or 64 MiB held at
+once: every step's current output and every variable, estimated as JSON, and a loop's outputs so
+far. A value counts while it is held: one that a step or a ` + "`set`" + ` replaces, and a called flow's
+steps and variables once it has returned, no longer do, so a loop that keeps one growing list
+counts that list, not every copy it made (but twice: as the variable and in the ` + "`set`" + ` step's
+output). A trace (` + "`patchbay run --trace`" + `) shows each step's input and output cut at 16 KiB.
+
 ### retry
 
 `)

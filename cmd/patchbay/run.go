@@ -54,7 +54,7 @@ flow can be tried offline:
 		o := &runOptions{inputs: map[string]any{}}
 		fs.Func("input", "an input of the flow as `name=value` (repeatable); the value is read as the input's declared type", o.addInput)
 		fs.StringVar(&o.inputFile, "input-file", "", "read inputs from the JSON object in `FILE` (- for stdin); --input overrides its keys")
-		fs.BoolVar(&o.trace, "trace", false, "print each step's input and output (redacted, as JSON) under its line")
+		fs.BoolVar(&o.trace, "trace", false, fmt.Sprintf("print each step's input and output (redacted, as JSON, each cut past %d KiB) under its line", engine.DefaultLimits.MaxTraceValueBytes>>10))
 		fs.BoolVar(&o.jsonTrace, "json-trace", false, "print each step to stderr as one JSON object per line instead (path, block, status, duration in ns, input, output, error, pos)")
 		fs.DurationVar(&o.timeout, "timeout", engine.DefaultLimits.Timeout, "stop the run after `D`, a duration such as 30s or 2m")
 		fs.StringVar(&o.baseURL, "base-url", "", "send requests to `URL` instead of the app's base_url (a sandbox, a staging server)")
@@ -178,6 +178,7 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	defer closeStore()
 	p := &stepPrinter{w: e.stderr, trace: o.trace, json: o.jsonTrace, ascii: e.getenv("TERM") == "dumb"}
 	opts.OnStep = p.step
+	opts.Trace = o.trace || o.jsonTrace // values only when they are printed
 	res, err := prog.Run(ctx, name, opts)
 	if recorder != nil && res != nil {
 		// The secrets the run learnt after a response came: the recorder knew only the earlier.

@@ -12,7 +12,8 @@ import (
 	"github.com/patchbay/patchbay/engine"
 )
 
-// maxTraceLines bounds one value printed by --trace; --json-trace prints values whole.
+// maxTraceLines bounds one value printed by --trace; --json-trace prints values as the engine
+// keeps them (cut at engine.Limits.MaxTraceValueBytes).
 const maxTraceLines = 40
 
 // stepPrinter prints each step as it ends. Steps of a loop with concurrency end on several
