@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -23,75 +24,16 @@ const MaxTemplateBytes = 16 << 20
 // and show as far more than it takes in memory.
 const MaxValueBytes = 64 << 20
 
-// BudgetName is where an environment holds the *Budget of its evaluations. It is not an expr
-// identifier, so templates cannot name it.
-const BudgetName = "patchbay budget"
-
-// A Budget counts what evaluations build, against MaxTemplateBytes. An environment used by one
-// goroutine at a time holds a new one under BudgetName, and Value.Eval starts it afresh; in an
-// environment without one, each operation alone is bounded.
-type Budget struct {
-	// Stopped, when set, returns why the evaluation must stop (the run's deadline passed), or
-	// nil. Looking through lists and text asks it every million items or bytes: expr's loops
-	// cannot be interrupted otherwise, and a lookup in a list once per item of another takes
-	// hours on large lists.
-	Stopped func() error
-
-	used int // bytes built in this evaluation
-	work int // items and bytes looked through since Stopped was last asked
-}
-
-// errBudget is the error of an evaluation that builds too much.
-var errBudget = fmt.Errorf("memory budget exceeded: one evaluation of a template builds at most %d MiB", MaxTemplateBytes>>20)
-
-func (b *Budget) reset() {
-	if b != nil {
-		b.used = 0
-	}
-}
-
-// charge counts n more bytes built.
-func (b *Budget) charge(n int) error {
-	if n > MaxTemplateBytes {
-		return errBudget
-	}
-	if b == nil {
-		return nil
-	}
-	if b.used += n; b.used > MaxTemplateBytes {
-		return errBudget
-	}
-	return nil
-}
-
-// scan counts n items or bytes looked through, and every million asks Stopped.
-func (b *Budget) scan(n int) error {
-	if b == nil || b.Stopped == nil {
-		return nil
-	}
-	if b.work += n; b.work < 1<<20 {
-		return nil
-	}
-	b.work = 0
-	return b.Stopped()
-}
-
 // addName is the function a + that may join text becomes.
 const addName = "patchbay add"
 
-// budgetPatch gives the budget to every call of a budgeted function, as its first argument,
-// and turns a + that may join text into a call of addName.
-type budgetPatch struct{}
+// opPatch turns a + that may join text, and in, contains and matches over lists and text, into
+// calls of functions that count what they build or look through; expr.WithContext then gives
+// them the budget.
+type opPatch struct{}
 
-func (budgetPatch) Visit(node *ast.Node) {
+func (opPatch) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
-	case *ast.CallNode:
-		if id, ok := n.Callee.(*ast.IdentifierNode); ok && budgeted[id.Value] {
-			// A new node: the checker keeps the type it found for the call before the patch.
-			callee := &ast.IdentifierNode{Value: id.Value}
-			callee.SetLocation(id.Location())
-			ast.Patch(node, &ast.CallNode{Callee: callee, Arguments: append([]ast.Node{&ast.IdentifierNode{Value: BudgetName}}, n.Arguments...)})
-		}
 	case *ast.BinaryNode:
 		var fn string
 		right := n.Right
@@ -125,7 +67,7 @@ func (budgetPatch) Visit(node *ast.Node) {
 		if fn != "" {
 			ast.Patch(node, &ast.CallNode{
 				Callee:    &ast.IdentifierNode{Value: fn},
-				Arguments: []ast.Node{&ast.IdentifierNode{Value: BudgetName}, n.Left, right},
+				Arguments: []ast.Node{n.Left, right},
 			})
 		}
 	}
@@ -146,7 +88,7 @@ const (
 )
 
 func inOp(args ...any) (any, error) {
-	b, _ := args[0].(*Budget)
+	b := budgetOf(args[0])
 	if v := reflect.ValueOf(args[2]); v.Kind() == reflect.Slice || v.Kind() == reflect.Array {
 		if err := b.scan(v.Len()); err != nil {
 			return nil, err
@@ -156,7 +98,7 @@ func inOp(args ...any) (any, error) {
 }
 
 func containsOp(args ...any) (any, error) {
-	b, _ := args[0].(*Budget)
+	b := budgetOf(args[0])
 	if runtime.IsNil(args[1]) || runtime.IsNil(args[2]) {
 		return false, nil
 	}
@@ -168,7 +110,7 @@ func containsOp(args ...any) (any, error) {
 }
 
 func matchesOp(args ...any) (any, error) {
-	b, _ := args[0].(*Budget)
+	b := budgetOf(args[0])
 	if runtime.IsNil(args[1]) || runtime.IsNil(args[2]) {
 		return false, nil
 	}
@@ -207,7 +149,7 @@ func constantOperand(n ast.Node) bool {
 
 // add is + for a pair that may be text.
 func add(args ...any) (any, error) {
-	b, _ := args[0].(*Budget)
+	b := budgetOf(args[0])
 	if x, ok := args[1].(string); ok {
 		if y, ok := args[2].(string); ok {
 			if err := b.charge(len(x) + len(y)); err != nil {
@@ -219,6 +161,11 @@ func add(args ...any) (any, error) {
 	return runtime.Add(args[1], args[2]), nil
 }
 
+var (
+	contextType    = reflect.TypeOf((*context.Context)(nil)).Elem()
+	anyWithContext = reflect.TypeOf(new(func(context.Context, ...any) (any, error))).Elem()
+)
+
 // sizing says how a budgeted function's result is counted.
 type sizing uint8
 
@@ -228,18 +175,16 @@ const (
 	sizeDeep                  // a new tree (parsed JSON): everything in it
 )
 
-// budgeted names every function that gets the budget.
-var budgeted = map[string]bool{}
-
 // budgetFunction returns the option defining name as fn, which gets the budget as its first
-// argument, checks args with pre (when set) before fn runs, counts the items or bytes of its
+// argument (expr.WithContext passes it to a function whose first argument is a context), checks args with pre (when set) before fn runs, counts the items or bytes of its
 // argument scan (when not -1) as looked through, and counts fn's result.
 func budgetFunction(name string, fn func(args ...any) (any, error), pre func(args []any) (int, error), scan int, size sizing, types []reflect.Type, validate func([]reflect.Type) (reflect.Type, error)) expr.Option {
-	budgeted[name] = true
-	budgetType := reflect.TypeOf((*Budget)(nil))
-	withBudget := make([]reflect.Type, len(types))
+	withBudget := []reflect.Type{anyWithContext} // arguments checked by validate, or not at all
+	if len(types) > 0 {
+		withBudget = make([]reflect.Type, len(types))
+	}
 	for i, t := range types {
-		in := []reflect.Type{budgetType}
+		in := []reflect.Type{contextType}
 		for j := range t.NumIn() {
 			in = append(in, t.In(j))
 		}
@@ -253,7 +198,7 @@ func budgetFunction(name string, fn func(args ...any) (any, error), pre func(arg
 		Name:  name,
 		Types: withBudget,
 		Func: func(args ...any) (any, error) {
-			b, _ := args[0].(*Budget)
+			b := budgetOf(args[0])
 			args = args[1:]
 			if scan >= 0 && scan < len(args) {
 				if err := b.scan(scanSize(args[scan])); err != nil {
@@ -599,14 +544,11 @@ func toJSONSize(args []any) (int, error) {
 // budgetOptions define + and the budgeted builtins and helpers.
 var budgetOptions = func() []expr.Option {
 	opts := []expr.Option{
-		expr.Patch(budgetPatch{}),
-		func(c *conf.Config) {
-			c.Functions[addName] = &builtin.Function{Name: addName, Func: add}
-			boolType := reflect.TypeOf(new(func(*Budget, any, any) bool)).Elem()
-			for name, fn := range map[string]func(...any) (any, error){inName: inOp, containsName: containsOp, matchesName: matchesOp} {
-				c.Functions[name] = &builtin.Function{Name: name, Func: fn, Types: []reflect.Type{boolType}}
-			}
-		},
+		expr.Patch(opPatch{}),
+		expr.Function(addName, add, new(func(context.Context, any, any) any)),
+		expr.Function(inName, inOp, new(func(context.Context, any, any) bool)),
+		expr.Function(containsName, containsOp, new(func(context.Context, any, any) bool)),
+		expr.Function(matchesName, matchesOp, new(func(context.Context, any, any) bool)),
 	}
 	for _, o := range builtinOverrides {
 		f := builtin.Builtins[builtin.Index[o.name]]
@@ -647,7 +589,8 @@ var budgetOptions = func() []expr.Option {
 		}
 		opts = append(opts, budgetFunction(f.Name, f.Fn, argsSize, -1, size, types, nil))
 	}
-	return opts
+	// Last: the functions above, and + in contains matches once opPatch has made them calls.
+	return append(opts, expr.WithContext(ctxName))
 }()
 
 // stringifyPart formats a template's value for the text around it, failing for a list or a

@@ -279,7 +279,8 @@ that looks through long lists or text for longer than the run has left stops at 
 | ` + "`" + NameTest + "`" + ` | the result of the ` + "`test`" + ` flow, ` + "`test.output`" + ` | ` + "`connection.label`" + ` only |
 
 Templates in flows may use ` + codeList(FlowNames) + `; templates in the app's ` + "`base_url`" + ` and in
-` + "`connection`" + ` may use ` + codeList(ConnectionNames) + `. Blocks add names of their own (a ` + "`foreach`" + `'s item).
+` + "`connection`" + ` may use ` + codeList(ConnectionNames) + `. Blocks add names of their own (a ` + "`foreach`" + `'s item). ` + "`$env`" + ` is
+a mapping of the names a template may use there, and nothing else: ` + "`keys($env)`, `toJSON($env)`" + `.
 
 ### Helper functions
 
