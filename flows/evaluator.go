@@ -111,12 +111,13 @@ func (b *budget) scan(n int) error {
 
 // expand counts a mapping or a list of n items that an evaluation builds from the app's YAML: an
 // alias repeats what it names without copying it in the file, so a value may build far more
-// than its file shows (MaxValueNodes bounds it at load).
+// than its file shows (MaxExpandedNodes bounds it at load). Building an item counts as looking
+// through 64, so a large value asks about the context every 16384 items.
 func (b *budget) expand(n, itemSize int) error {
 	if err := b.charge(n * itemSize); err != nil {
 		return err
 	}
-	return b.scan(n)
+	return b.scan(64 * n)
 }
 
 // envPatch turns $env into a mapping of the scope's names, so that $env, $env['…'], keys($env)

@@ -77,6 +77,9 @@ func parseDoc(file string, src []byte) (*yaml.Node, error) {
 	if emptyDoc(&doc) {
 		return nil, ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "file is empty"}}
 	}
+	if err := checkAliases(file, doc.Content[0]); err != nil {
+		return nil, ErrorList{err}
+	}
 	for {
 		var next yaml.Node
 		err := dec.Decode(&next)

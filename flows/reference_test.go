@@ -138,7 +138,11 @@ flows/model.go and flows/connection.go, the block list and flows.Funcs: edit tho
 
 An app is a folder with an ` + "`app.yaml`" + `. Every other ` + "`*.yaml`" + ` file beside it (not ` + "`*.yml`" + `) may
 hold more flows under a top-level ` + "`flows:`" + ` key (and an optional ` + "`description:`" + `); the files are
-read in name order. A file holds one YAML document and at most ` + fmt.Sprint(MaxFileSize>>20) + ` MiB.
+read in name order. A file holds one YAML document and at most ` + fmt.Sprint(MaxFileSize>>20) + ` MiB. Anchors and
+aliases (` + "`&name`, `*name`" + `) work anywhere; counting each alias as all it names, a file stands for at most
+` + fmt.Sprint(MaxExpandedNodes) + ` YAML values, and an alias may not be inside the value it names. A value built from
+aliases counts, as it is built, against the memory budget and the deadline of its templates (see
+[Templates](#templates)).
 
 Every problem is reported at load, all at once, as ` + "`file:line:col: message`" + `, with a
 "did you mean" for a misspelt key or name. Unknown keys are errors at every level.
