@@ -106,7 +106,8 @@ const (
 )
 
 // Value is a compiled YAML value whose strings may hold {{ templates }}. It is immutable and
-// safe for concurrent use; Eval returns constants as shared values that callers must not modify.
+// safe for concurrent use; Evaluator.Eval returns constants as shared values that callers must
+// not modify.
 type Value struct {
 	Pos   Pos
 	kind  valueKind
@@ -130,7 +131,7 @@ type part struct {
 // Const returns a Value that always evaluates to v.
 func Const(v any) *Value { return &Value{kind: kindLit, lit: v} }
 
-// IsConst reports whether the value holds no template; Eval then returns ConstValue.
+// IsConst reports whether the value holds no template; Evaluator.Eval then returns ConstValue.
 func (v *Value) IsConst() bool { return v == nil || v.kind == kindLit }
 
 // ConstValue returns the constant of a value without templates.
