@@ -16,6 +16,7 @@ import (
 // expr's VM, the memory budget (MaxTemplateBytes, counted afresh for each Eval) and the context
 // whose end stops a long evaluation. Templates never see it: expr.WithContext hands it to the
 // helpers that count as a hidden first argument, and $env shows only the names of the scope.
+// Make one with NewEvaluator.
 type Evaluator struct {
 	vm vm.VM
 	b  budget
