@@ -1,6 +1,9 @@
 package connections_test
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,5 +57,36 @@ flows:
 				t.Errorf("the API got %d requests, want none", n)
 			}
 		})
+	}
+}
+
+// TestConnectionLabelStopsAtDeadline: the label template, evaluated when a connection is made,
+// stops at the caller's deadline too: the label falls back to the connection's name and says why.
+func TestConnectionLabelStopsAtDeadline(t *testing.T) {
+	api := newPlainProvider(t, map[string]http.HandlerFunc{"/me": func(w http.ResponseWriter, r *http.Request) {
+		writeJSONBody(w, http.StatusOK, map[string]any{"name": "n"})
+	}})
+	var logs lockedBuffer
+	m := newManagerConfig(t, nil, connections.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	prog := loadApp(t, `app: slow
+name: Slow
+base_url: `+api.srv.URL+`
+connection:
+  type: api_key
+  inject: {in: header, name: X-Key}
+  label: "{{ let l = 1..400000; string(len(filter(l, -# in l))) }}"
+flows:
+  test:
+    steps:
+      - id: me
+        call_api: {method: GET, path: /me}
+`)
+	stop := errors.New("connect timed out")
+	ctx, cancel := context.WithTimeoutCause(t.Context(), 200*time.Millisecond, stop)
+	defer cancel()
+	// The store refuses the record once the deadline has passed; what matters is that Connect returns.
+	_, _ = m.Connect(ctx, prog, connections.ConnectRequest{Name: "work", Fields: map[string]string{"api_key": "k3y-0123456789"}})
+	if got := logs.String(); !strings.Contains(got, "connection label failed") || !strings.Contains(got, stop.Error()) {
+		t.Errorf("logs = %q, want the label failing with %q", got, stop)
 	}
 }
