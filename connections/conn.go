@@ -186,14 +186,14 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 		}
 		return nil
 	}
-	tenv := templateEnv(env, c.prog.App, vault)
-	tenv[flows.NameToken] = c.token(rec)
+	tmpl := newTemplates(req.Context(), env, c.prog.App, vault)
+	tmpl.env[flows.NameToken] = c.token(rec)
 	if d := c.cfg.Request; d != nil {
 		for _, k := range sortedKeys(d.Headers) {
 			if req.Header.Get(k) != "" {
 				continue
 			}
-			v, err := d.Headers[k].EvalString(tenv, nil)
+			v, err := tmpl.evalString(d.Headers[k])
 			if err != nil {
 				return fmt.Errorf("connection request header %s: %w", k, err)
 			}
@@ -205,7 +205,7 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 				if q.Has(k) {
 					continue
 				}
-				v, err := d.Query[k].EvalString(tenv, nil)
+				v, err := tmpl.evalString(d.Query[k])
 				if err != nil {
 					return fmt.Errorf("connection request query %s: %w", k, err)
 				}
@@ -218,7 +218,7 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 	case c.cfg.Type == flows.ConnOAuth1:
 		return c.m.signOAuth1(req, c, rec, env)
 	case c.cfg.Inject != nil:
-		v, err := c.cfg.Inject.Value.EvalString(tenv, nil)
+		v, err := tmpl.evalString(c.cfg.Inject.Value)
 		if err != nil {
 			return fmt.Errorf("connection inject: %w", err)
 		}

@@ -292,7 +292,7 @@ func (m *Manager) finish(ctx context.Context, prog *engine.Program, rec *Record)
 	if err != nil {
 		return nil, err
 	}
-	rec.Origins = reached.union(appOrigins(prog, env, vault))
+	rec.Origins = reached.union(appOrigins(ctx, prog, env, vault))
 	if tested {
 		rec.LastTest = &TestResult{At: m.now(), OK: true}
 	}
@@ -355,9 +355,9 @@ func (m *Manager) label(ctx context.Context, prog *engine.Program, rec *Record, 
 		secrets = append(secrets, flows.Stringify(v))
 	}
 	red := engine.NewRedactor(secrets...)
-	tenv := templateEnv(env, prog.App, vault)
-	tenv[flows.NameTest] = map[string]any{"output": testOut}
-	s, err := c.Label.EvalString(tenv, nil)
+	tmpl := newTemplates(ctx, env, prog.App, vault)
+	tmpl.env[flows.NameTest] = map[string]any{"output": testOut}
+	s, err := tmpl.evalString(c.Label)
 	if err != nil || s == "" {
 		var msg string
 		if err != nil {
@@ -611,12 +611,21 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 	return res.Output, nil
 }
 
-// templateEnv is the environment of the connection's own templates (URLs, inject, request
-// defaults, label), with a memory budget as a run's templates have: an app's template cannot
-// build more than flows.MaxTemplateBytes here either.
-func templateEnv(conn map[string]any, app *flows.App, vault map[string]any) map[string]any {
-	return map[string]any{"connection": conn, "app": appEnv(app), "vault": vault, "input": nil, flows.BudgetName: new(flows.Budget)}
+// connTemplates evaluates the connection's own templates (URLs, inject, request defaults, label) as
+// a run's are: with the memory budget, and stopping at the caller's deadline.
+type connTemplates struct {
+	ev  *flows.Evaluator
+	env map[string]any
 }
+
+func newTemplates(ctx context.Context, conn map[string]any, app *flows.App, vault map[string]any) connTemplates {
+	env := map[string]any{"connection": conn, "app": appEnv(app), "vault": vault, "input": nil}
+	return connTemplates{ev: flows.NewEvaluator(ctx), env: env}
+}
+
+func (t connTemplates) eval(v *flows.Value) (any, error) { return t.ev.Eval(v, t.env) }
+
+func (t connTemplates) evalString(v *flows.Value) (string, error) { return t.ev.EvalString(v, t.env) }
 
 // vaultValues lists a vault's values, for redaction.
 func vaultValues(vault map[string]any) []string {
@@ -706,7 +715,7 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 	env["scope_separator"] = c.ScopeSeparator
 	env["client_auth"] = c.ClientAuth
 	env["token_method"] = c.TokenMethod
-	tenv := templateEnv(env, app, vault)
+	tmpl := newTemplates(ctx, env, app, vault)
 	for key, v := range map[string]*flows.Value{
 		"authorize_url": c.AuthorizeURL, "token_url": c.TokenURL, "revoke_url": c.RevokeURL,
 		"request_token_url": c.RequestTokenURL, "access_token_url": c.AccessTokenURL,
@@ -714,7 +723,7 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 		if v == nil {
 			continue
 		}
-		s, err := v.EvalString(tenv, nil)
+		s, err := tmpl.evalString(v)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("connection %s: %w", key, err)
 		}
@@ -722,7 +731,7 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 	}
 	ap := map[string]any{}
 	for k, v := range c.AuthorizeParams {
-		x, err := v.Eval(tenv, nil)
+		x, err := tmpl.eval(v)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("connection authorize_params.%s: %w", k, err)
 		}

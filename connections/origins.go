@@ -33,10 +33,10 @@ var connOriginURLs = []string{"authorize_url", "token_url", "revoke_url", "reque
 // appOrigins returns the origins of prog's base URL and connection URLs for the connection
 // whose template values are env (its params, its token's extra fields) and vault: where its
 // credentials may go. A URL that does not evaluate, or is empty, adds nothing.
-func appOrigins(prog *engine.Program, env, vault map[string]any) []string {
+func appOrigins(ctx context.Context, prog *engine.Program, env, vault map[string]any) []string {
 	var raw []string
 	if b := prog.App.BaseURL; b != nil {
-		if s, err := b.EvalString(templateEnv(env, prog.App, vault), nil); err == nil {
+		if s, err := newTemplates(ctx, env, prog.App, vault).evalString(b); err == nil {
 			raw = append(raw, s)
 		}
 	}
@@ -115,7 +115,7 @@ func (m *Manager) bind(ctx context.Context, prog *engine.Program, rec *Record, e
 		next.Origins = v.([]string)
 		return &next, nil
 	}
-	origins := appOrigins(prog, env, vault)
+	origins := appOrigins(ctx, prog, env, vault)
 	if len(origins) == 0 {
 		return rec, nil
 	}

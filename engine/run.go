@@ -86,8 +86,9 @@ func (r *run) runFlow(ctx context.Context, f *Flow, given map[string]any, depth 
 	st.env = map[string]any{
 		"input": in, "steps": st.steps, "vars": st.vars,
 		"connection": r.opts.Connection, "app": r.app, "vault": r.opts.Vault,
-		flows.BudgetName: &flows.Budget{Stopped: stopped(ctx)},
 	}
+	// A long evaluation ends with the run, or with the step that called this flow.
+	st.ev = flows.NewEvaluator(ctx)
 	last, err := st.RunSteps(ctx, f.Steps)
 	if ret := asReturn(err); ret != nil {
 		return ret.value, nil
@@ -103,17 +104,6 @@ func (r *run) runFlow(ctx context.Context, f *Flow, given map[string]any, depth 
 		return nil, fmt.Errorf("flow %s: output: %w", f.Def.Name, err)
 	}
 	return out, nil
-}
-
-// stopped is a template budget's Stopped: a long evaluation ends with the run, or the step that
-// called this flow.
-func stopped(ctx context.Context) func() error {
-	return func() error {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		return nil
-	}
 }
 
 // RunSteps runs steps in order and returns the output of the last one that ran. A return

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
 	"github.com/patchbay/patchbay/flows"
 )
 
@@ -169,16 +168,16 @@ type State struct {
 	// scratch is the trace of the step running here when the run keeps none and gives none to
 	// OnStep: a run's steps then allocate none.
 	scratch StepTrace
-	vm      vm.VM
+	ev      *flows.Evaluator // the goroutine's: shared by Bind, new for Fork
 }
 
 var defaultClient = &http.Client{}
 
 // Eval evaluates a compiled value in the state's environment.
-func (st *State) Eval(v *flows.Value) (any, error) { return v.Eval(st.env, &st.vm) }
+func (st *State) Eval(v *flows.Value) (any, error) { return st.ev.Eval(v, st.env) }
 
 // EvalString evaluates a value as text.
-func (st *State) EvalString(v *flows.Value) (string, error) { return v.EvalString(st.env, &st.vm) }
+func (st *State) EvalString(v *flows.Value) (string, error) { return st.ev.EvalString(v, st.env) }
 
 // Var returns a variable set by a set block.
 func (st *State) Var(name string) any { return st.vars[name] }
@@ -252,6 +251,7 @@ func (st *State) CheckIterations(n int) error {
 func (st *State) Bind(label string, names []string, values []any) *State {
 	c := st.child(label)
 	c.steps, c.vars, c.slots = st.steps, st.vars, st.slots
+	c.ev = st.ev
 	c.bindEnv(st.env, names, values)
 	return c
 }
@@ -271,11 +271,7 @@ func (st *State) Fork(label string, names []string, values []any) *State {
 		c.vars[k] = v
 	}
 	c.bindEnv(st.env, names, values)
-	b := &flows.Budget{} // a budget is used by one goroutine at a time
-	if parent, ok := st.env[flows.BudgetName].(*flows.Budget); ok {
-		b.Stopped = parent.Stopped
-	}
-	c.env[flows.BudgetName] = b
+	c.ev = st.ev.Fork()
 	return c
 }
 

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"os"
 	"reflect"
 	"regexp"
@@ -19,7 +20,7 @@ func evalTemplate(t *testing.T, expression string, env map[string]any) (any, err
 	if len(errs) > 0 {
 		t.Fatalf("Compile(%s): %v", expression, errs)
 	}
-	return v.Eval(env, nil)
+	return NewEvaluator(context.Background()).Eval(v, env)
 }
 
 var funcEnv = map[string]any{

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,7 +10,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -121,8 +121,9 @@ func checkTemplate(t *testing.T, s string) {
 		}
 	}
 	if len(errs) == 0 {
-		m := &vm.VM{MemoryBudget: 100_000}
-		out, err := v.Eval(templateEnv, m)
+		e := NewEvaluator(context.Background())
+		e.vm.MemoryBudget = 100_000
+		out, err := e.Eval(v, templateEnv)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.Pos.Line < 1 {

@@ -139,7 +139,11 @@ flows/model.go and flows/connection.go, the block list and flows.Funcs: edit tho
 An app is a folder with an ` + "`app.yaml`" + `. Every other ` + "`*.yaml`" + ` file beside it (not ` + "`*.yml`" + `) may
 hold more flows under a top-level ` + "`flows:`" + ` key (and an optional ` + "`description:`" + `); the files are
 read in name order. A file holds one YAML document and at most ` + fmt.Sprint(MaxFileSize>>20) + ` MiB, and is a
-regular file (a symbolic link to one is followed; a named pipe or a device is refused).
+regular file (a symbolic link to one is followed; a named pipe or a device is refused). Anchors and
+aliases (` + "`&name`, `*name`" + `) work anywhere; counting each alias as all it names, a file stands for at most
+` + fmt.Sprint(MaxExpandedNodes) + ` YAML values, and an alias may not be inside the value it names. A value built from
+aliases counts, as it is built, against the memory budget and the deadline of its templates (see
+[Templates](#templates)).
 
 Every problem is reported at load, all at once, as ` + "`file:line:col: message`" + `, with a
 "did you mean" for a misspelt key or name. Unknown keys are errors at every level.
@@ -288,7 +292,8 @@ that looks through long lists or text for longer than the run has left stops at 
 | ` + "`" + NameTest + "`" + ` | the result of the ` + "`test`" + ` flow, ` + "`test.output`" + ` | ` + "`connection.label`" + ` only |
 
 Templates in flows may use ` + codeList(FlowNames) + `; templates in the app's ` + "`base_url`" + ` and in
-` + "`connection`" + ` may use ` + codeList(ConnectionNames) + `. Blocks add names of their own (a ` + "`foreach`" + `'s item).
+` + "`connection`" + ` may use ` + codeList(ConnectionNames) + `. Blocks add names of their own (a ` + "`foreach`" + `'s item). ` + "`$env`" + ` is
+a mapping of the names a template may use there, and nothing else: ` + "`keys($env)`, `toJSON($env)`" + `.
 
 ### Helper functions
 

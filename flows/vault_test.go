@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"reflect"
 	"testing"
 )
@@ -43,7 +44,7 @@ func TestVaultMissingSecret(t *testing.T) {
 			if tt.env != nil {
 				e = tt.env
 			}
-			got, err := v.Eval(e, nil)
+			got, err := NewEvaluator(context.Background()).Eval(v, e)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Errorf("Eval(%q) = %v, %v; want error %s", tt.src, got, err, tt.wantErr)
