@@ -14,14 +14,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -73,6 +71,33 @@ var _ engine.Block = (*OAuth2Token)(nil)
 var OAuth2TokenType = engine.BlockType{
 	Kind:    "oauth2_token",
 	Summary: "requests tokens from an OAuth 2.0 token endpoint (authorization_code, refresh_token, client_credentials)",
+	Spec: engine.Spec{
+		Doc: "The request is made by golang.org/x/oauth2 with the run's HTTP client. The output is every field of the token response " +
+			"(JSON or form-encoded), with access_token, refresh_token (on a refresh that returned none, the one sent), token_type " +
+			"(Bearer when none), scope, expires_in and expires_at normalized. The client secret, code, code verifier and both tokens " +
+			"are redacted for the rest of the run.",
+		Fields: []engine.Field{
+			oauthURLField("https://provider.example/oauth/token", "The provider's token endpoint."),
+			{Name: "grant_type", Type: engine.Enum(oauthGrants...), Required: true, Missing: "grant_type: " + strings.Join(oauthGrants, " | "), Doc: "The grant."},
+			{Name: "client_id", Type: engine.String, Doc: "The OAuth client's id."},
+			{Name: "client_secret", Type: engine.String, Doc: "The OAuth client's secret."},
+			{Name: "client_auth", Type: engine.Enum(oauthClientAuths...), Default: "basic", Doc: "basic sends the client's id and secret in an Authorization header (client_secret_basic), post in the form (client_secret_post)."},
+			{Name: "method", Type: engine.EnumFold(oauthMethods...), Default: "POST", Doc: "GET sends the form as the URL's query instead, for providers that want it so."},
+			{Name: "code", Type: engine.String, Doc: "The authorization code (authorization_code, where it is required)."},
+			{Name: "redirect_uri", Type: engine.String, Doc: "The redirect URI of the authorization (authorization_code)."},
+			{Name: "code_verifier", Type: engine.String, Doc: "The PKCE code verifier (authorization_code)."},
+			{Name: "refresh_token", Type: engine.String, Doc: "The refresh token (refresh_token, where it is required)."},
+			oauthScopesField,
+			oauthParamsField("More form parameters (audience: https://api.example)."),
+		},
+		Examples: []string{`- id: token
+  oauth2_token:
+    url: https://provider.example/oauth/token
+    grant_type: client_credentials
+    client_id: my-client
+    client_secret: "{{ vault.client_secret }}"
+    scopes: [read]`},
+	},
 	Compile: compileOAuth2Token,
 }
 
@@ -101,43 +126,41 @@ var oauthGrantOnly = []struct{ field, grant string }{
 	{"refresh_token", "refresh_token"},
 }
 
-func compileOAuth2Token(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+func compileOAuth2Token(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	const what = "oauth2_token"
 	b := &OAuth2Token{}
-	fields := c.Fields(body, what, "url", "grant_type", "client_id", "client_secret", "client_auth", "method",
-		"code", "redirect_uri", "code_verifier", "refresh_token", "scopes", "params")
-	b.url = oauthRequired(c, body, fields, what, "url", "url: https://provider.example/oauth/token")
-	if _, ok := fields["grant_type"]; !ok {
-		oauthRequired(c, body, fields, what, "grant_type", "grant_type: "+strings.Join(oauthGrants, " | "))
-	}
-	b.grant = oauthEnum(c, fields, what, "grant_type", oauthGrants)
-	b.clientID = c.Template(fields["client_id"].Value)
-	b.clientSecret = c.Template(fields["client_secret"].Value)
-	b.clientAuth = oauthEnum(c, fields, what, "client_auth", oauthClientAuths)
-	b.method = oauthEnum(c, fields, what, "method", oauthMethods)
-	b.code = c.Template(fields["code"].Value)
-	b.redirectURI = c.Template(fields["redirect_uri"].Value)
-	b.verifier = c.Template(fields["code_verifier"].Value)
-	b.refreshToken = c.Template(fields["refresh_token"].Value)
-	b.scopes = oauthScopes(c, fields, what)
-	b.params = oauthParams(c, fields, what, tokenReserved)
+	b.url = c.Template(in.Value("url"))
+	b.grant = c.Template(in.Value("grant_type"))
+	b.clientID = c.Template(in.Value("client_id"))
+	b.clientSecret = c.Template(in.Value("client_secret"))
+	b.clientAuth = c.Template(in.Value("client_auth"))
+	b.method = c.Template(in.Value("method"))
+	b.code = c.Template(in.Value("code"))
+	b.redirectURI = c.Template(in.Value("redirect_uri"))
+	b.verifier = c.Template(in.Value("code_verifier"))
+	b.refreshToken = c.Template(in.Value("refresh_token"))
+	b.scopes = c.Template(in.Value("scopes"))
+	b.params = oauthParams(c, in, what, tokenReserved)
 	if b.grant != nil && b.grant.IsConst() {
 		grant := flows.Stringify(b.grant.ConstValue())
-		if slices.Contains(oauthGrants, grant) {
-			for _, g := range oauthGrantOnly {
-				if f, ok := fields[g.field]; ok && grant != g.grant {
-					c.Errorf(f.Key, "%s: %s is only for grant_type %s", what, g.field, g.grant)
-				}
+		for _, g := range oauthGrantOnly {
+			if in.Has(g.field) && grant != g.grant {
+				c.Errorf(in.Key(g.field), "%s: %s is only for grant_type %s", what, g.field, g.grant)
 			}
 		}
-		switch grant {
-		case "authorization_code":
-			oauthRequired(c, body, fields, what, "code", `code: "{{ input.code }}"`)
-		case "refresh_token":
-			oauthRequired(c, body, fields, what, "refresh_token", `refresh_token: "{{ input.refresh_token }}"`)
+		for _, g := range oauthGrantNeeds {
+			if grant == g.grant && !in.Has(g.field) {
+				c.Errorf(in.Node, "%s: %s is missing (%s)", what, g.field, g.example)
+			}
 		}
 	}
 	return b, nil
+}
+
+// oauthGrantNeeds are the fields a grant needs.
+var oauthGrantNeeds = []struct{ grant, field, example string }{
+	{"authorization_code", "code", `code: "{{ input.code }}"`},
+	{"refresh_token", "refresh_token", `refresh_token: "{{ input.refresh_token }}"`},
 }
 
 // Kind returns "oauth2_token".
