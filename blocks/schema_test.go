@@ -2,7 +2,6 @@ package blocks_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -13,8 +12,8 @@ import (
 	"github.com/patchbay/patchbay/blocks"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
+	"github.com/patchbay/patchbay/internal/schematest"
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"go.yaml.in/yaml/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite schema/app.schema.json and docs/app-reference.md")
@@ -77,38 +76,7 @@ func compileSchema(t *testing.T, reg *engine.Registry) *jsonschema.Schema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	if err := c.AddResource(flows.SchemaID, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(flows.SchemaID)
-	if err != nil {
-		t.Fatalf("compile schema: %v", err)
-	}
-	return s
-}
-
-// yamlToJSON converts a YAML document into the values encoding/json would give for it.
-func yamlToJSON(t *testing.T, src []byte) any {
-	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(src, &v); err != nil {
-		t.Fatalf("yaml: %v", err)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("json: %v", err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
+	return schematest.Compile(t, flows.SchemaID, src)
 }
 
 // exampleApp wraps a block's example steps in an app: a base_url for call_api's path and a flow
@@ -162,7 +130,7 @@ func TestSchemaAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Validate(yamlToJSON(t, src)); err != nil {
+			if err := s.Validate(schematest.FromYAML(t, src)); err != nil {
 				t.Errorf("%s: %v", file, err)
 			}
 		})
@@ -170,7 +138,7 @@ func TestSchemaAccepts(t *testing.T) {
 	for _, bt := range reg.Types() {
 		for i, ex := range bt.Spec.Examples {
 			t.Run(fmt.Sprintf("%s/%d", bt.Kind, i), func(t *testing.T) {
-				if err := s.Validate(yamlToJSON(t, []byte(exampleApp(ex)))); err != nil {
+				if err := s.Validate(schematest.FromYAML(t, []byte(exampleApp(ex)))); err != nil {
 					t.Errorf("%v\n%s", err, ex)
 				}
 			})
@@ -178,9 +146,11 @@ func TestSchemaAccepts(t *testing.T) {
 	}
 }
 
-// TestSchemaRejects: invalid documents fail validation where the parser fails them too.
+// TestSchemaRejects: invalid documents fail validation where the parser or the engine (a
+// block's spec) fails them too.
 func TestSchemaRejects(t *testing.T) {
-	s := compileSchema(t, registry(t))
+	reg := registry(t)
+	s := compileSchema(t, reg)
 	tests := []struct {
 		name, src string
 		engine    bool // rejected by the engine when it compiles the blocks, not by the parser
@@ -242,10 +212,16 @@ func TestSchemaRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := flows.Parse("t.yaml", []byte(tt.src)); err == nil && !tt.engine {
+			app, err := flows.Parse("t.yaml", []byte(tt.src))
+			if err == nil && !tt.engine {
 				t.Fatalf("the parser accepts %q: not a case for the schema", tt.src)
 			}
-			if err := s.Validate(yamlToJSON(t, []byte(tt.src))); err == nil {
+			if err == nil {
+				if _, err := engine.Compile(reg, app); err == nil {
+					t.Fatalf("the engine accepts %q: not a case for the schema", tt.src)
+				}
+			}
+			if err := s.Validate(schematest.FromYAML(t, []byte(tt.src))); err == nil {
 				t.Errorf("schema accepts %q", tt.src)
 			}
 		})

@@ -1,16 +1,14 @@
 package flows
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/patchbay/patchbay/internal/schematest"
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"go.yaml.in/yaml/v3"
 )
 
 // testBlocks stand for the registry's blocks, which flows cannot import: blocks' schema tests
@@ -27,38 +25,7 @@ func compileSchema(t *testing.T) *jsonschema.Schema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	if err := c.AddResource(SchemaID, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(SchemaID)
-	if err != nil {
-		t.Fatalf("compile schema: %v", err)
-	}
-	return s
-}
-
-// yamlToJSON converts a YAML document into the values encoding/json would give for it.
-func yamlToJSON(t *testing.T, src []byte) any {
-	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(src, &v); err != nil {
-		t.Fatalf("yaml: %v", err)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("json: %v", err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
+	return schematest.Compile(t, SchemaID, src)
 }
 
 // TestSchemaConnectionRules: for every connection type and key, the schema accepts a minimal
@@ -91,7 +58,7 @@ func TestSchemaConnectionRules(t *testing.T) {
 				}
 			}
 			_, perr := Parse("t.yaml", []byte(src))
-			serr := s.Validate(yamlToJSON(t, []byte(src)))
+			serr := s.Validate(schematest.FromYAML(t, []byte(src)))
 			if (perr == nil) != (serr == nil) {
 				t.Errorf("type %s with %s: parser error %v, schema error %v\n%s", typ, key, perr, serr, src)
 			}
