@@ -101,6 +101,9 @@ func TestBlockExamples(t *testing.T) {
 		}
 		for i, ex := range bt.Spec.Examples {
 			t.Run(fmt.Sprintf("%s/%d", bt.Kind, i), func(t *testing.T) {
+				if !strings.Contains(ex, bt.Kind+":") {
+					t.Errorf("example does not use the block:\n%s", ex)
+				}
 				app, err := flows.Parse("app.yaml", []byte(exampleApp(ex)))
 				if err == nil {
 					_, err = engine.Compile(reg, app)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/patchbay/patchbay/flows"
+	"go.yaml.in/yaml/v3"
 )
 
 // Docs returns the docs of the registered block types, sorted by kind: the JSON Schema of each
@@ -23,6 +24,9 @@ func (r *Registry) Docs() []flows.BlockDoc {
 func (t BlockType) Doc() flows.BlockDoc {
 	s := &t.Spec
 	d := flows.BlockDoc{Kind: t.Kind, Summary: t.Summary, Body: s.schema(), Doc: s.Doc, Examples: s.Examples}
+	if ex := exampleBodies(t.Kind, s.Examples); len(ex) > 0 {
+		d.Body["examples"] = ex // editors offer them as completions
+	}
 	if s.Short != "" {
 		f := s.field(s.Short)
 		what := f.Type.phrase()
@@ -48,6 +52,24 @@ func fieldDocs(prefix string, fields []Field) []flows.FieldDoc {
 			out = append(out, fieldDocs(prefix+f.Name+".", f.Type.Fields)...)
 		case f.Type.Kind == KindList && f.Type.Item.Kind == KindObject:
 			out = append(out, fieldDocs(prefix+f.Name+"[].", f.Type.Item.Fields)...)
+		}
+	}
+	return out
+}
+
+// exampleBodies returns the bodies of the block kind in examples (lists of steps), as JSON
+// values; an example that is not such a list is left out (TestBlockExamples reports it).
+func exampleBodies(kind string, examples []string) []any {
+	var out []any
+	for _, ex := range examples {
+		var steps []map[string]any
+		if err := yaml.Unmarshal([]byte(ex), &steps); err != nil {
+			continue
+		}
+		for _, st := range steps {
+			if body, ok := st[kind]; ok {
+				out = append(out, body)
+			}
 		}
 	}
 	return out
