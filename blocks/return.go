@@ -28,7 +28,7 @@ var ReturnType = engine.BlockType{
 	Summary: "ends the flow with a value as its output",
 	Spec: engine.Spec{
 		Short: "value",
-		Doc:   "So a mapping is returned as {value: {...}}. Inside a flow run by call_flow, return ends that flow only.",
+		Doc:   "A mapping is returned as {value: {...}}. Inside a flow run by call_flow, return ends that flow only.",
 		Fields: []engine.Field{
 			{Name: "value", Type: engine.Template, Required: true, Missing: `value: "{{ ... }}"`, Doc: "The flow's output; any value, which may hold templates. The flow's output: is not evaluated."},
 		},

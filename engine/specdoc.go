@@ -107,8 +107,11 @@ func (t Type) docName() string {
 	case KindMapping:
 		return "mapping"
 	case KindList:
-		if t.Item.Kind == KindString {
+		switch t.Item.Kind {
+		case KindString:
 			return "list of strings"
+		case KindObject:
+			return "list of mappings (keys below)"
 		}
 		return "list of " + t.Item.docName()
 	case KindSteps:
