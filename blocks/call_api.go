@@ -109,10 +109,7 @@ func compileCallAPI(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	path, hasPath := in.Field("path")
 	u, hasURL := in.Field("url")
 	switch {
-	case in.Has("path") && in.Has("url"):
-		c.Errorf(later(in.Key("path"), in.Key("url")), "call_api: path and url are both set: path is joined to the app's base_url, url is used as it is")
-	case !in.Has("path") && !in.Has("url"):
-		c.Errorf(in.Node, "call_api: path or url is required")
+	case in.Has("path") && in.Has("url"): // reported by the compiler (the spec's groups)
 	case hasPath:
 		s := path.Value.Value
 		if !hasTemplate(path.Value) && isAbsURL(s) {
@@ -143,10 +140,7 @@ func compileCallAPI(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 		}
 	}
 	slices.SortFunc(bodyFields, func(a, b flows.Field) int { return a.Key.Line*1e4 + a.Key.Column - b.Key.Line*1e4 - b.Key.Column })
-	if len(bodyFields) > 1 {
-		c.Errorf(bodyFields[1].Key, "call_api: %s and %s are both set: a request has one body (json, form or body)", bodyFields[0].Key.Value, bodyFields[1].Key.Value)
-	}
-	if len(bodyFields) > 0 && bodyFields[0].Value != nil {
+	if len(bodyFields) > 0 && bodyFields[0].Value != nil { // a second one is reported by the compiler
 		b.compileBody(c, bodyFields[0])
 	}
 	if fl, ok := in.Field("content_type"); ok {
@@ -283,14 +277,6 @@ func parseStatus(s string) (statusRange, bool) {
 
 func hasTemplate(n *yaml.Node) bool {
 	return n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!str" && strings.Contains(n.Value, "{{")
-}
-
-// later returns whichever node comes later in the file.
-func later(a, b *yaml.Node) *yaml.Node {
-	if a.Line > b.Line || (a.Line == b.Line && a.Column > b.Column) {
-		return a
-	}
-	return b
 }
 
 func isAbsURL(s string) bool {

@@ -5,7 +5,7 @@ import "github.com/patchbay/patchbay/engine"
 // callAPISpec is call_api's body: the compiler checks it, the JSON Schema and the reference are
 // generated from it (see engine.Spec).
 var callAPISpec = engine.Spec{
-	Doc: "Give path or url, and at most one of json, form and body. The output is {status, headers, body, url}: headers with names in lower case " +
+	Doc: "The output is {status, headers, body, url}: headers with names in lower case " +
 		"(a repeated header is a list), the body parsed by its Content-Type or by parse, url the final one after redirects, and redirects " +
 		"([{status, url}]) when there were some. A status that accept does not list fails the step. After a response the connection " +
 		"asks a retry for (a 401: its token went stale), the request is sent once more, freshly signed.",
@@ -25,6 +25,11 @@ var callAPISpec = engine.Spec{
 		{Name: "parse", Type: engine.Enum(parseModes...), Default: parseAuto, Doc: "How the body is read: auto (by Content-Type), json, text, xml, form, or none (not read)."},
 		{Name: "follow_redirects", Type: engine.Enum(engine.FollowPolicies...), Const: true,
 			Doc: "Which redirects are followed: same_origin, any, or none (the 3xx response is the response). Default: same_origin for a request that carries credentials, any otherwise."},
+	},
+	Groups: []engine.Group{
+		{Keys: []string{"path", "url"}, Exclusive: true, Need: true, Missing: "path: /tasks",
+			Why: "path is joined to the app's base_url, url is used as it is"},
+		{Keys: []string{"json", "form", "body"}, Exclusive: true, Why: "a request has one body (json, form or body)"},
 	},
 	Examples: []string{`- id: list
   call_api:

@@ -710,7 +710,7 @@ func TestCallAPILoadErrors(t *testing.T) {
 		{name: "path and url", body: `{path: /x, url: "https://example.com/x"}`,
 			want: `app.yaml:10:30: call_api: path and url are both set: path is joined to the app's base_url, url is used as it is`},
 		{name: "neither path nor url", body: `{method: GET}`,
-			want: `app.yaml:10:19: call_api: path or url is required`},
+			want: `app.yaml:10:19: call_api: path or url is missing (path: /tasks)`},
 		{name: "bad method", body: `{method: FETCH, path: /x}`,
 			want: `app.yaml:10:28: call_api: method "FETCH" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS (did you mean "PATCH"?)`},
 		{name: "method not a string", body: `{method: [GET], path: /x}`,

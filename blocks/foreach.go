@@ -47,10 +47,11 @@ var ForeachType = engine.BlockType{
 	Kind:    "foreach",
 	Summary: "runs steps once per item of a list, one at a time or several at once; outputs the list of results",
 	Spec: engine.Spec{
-		Doc: "The output is the list of the iterations' outputs, in the order of the items; it needs steps or output. " +
+		Doc: "The output is the list of the iterations' outputs, in the order of the items. " +
 			"One at a time, the iterations share the flow's steps and vars, so vars accumulate and the steps that follow see the last iteration's steps. " +
 			"With concurrency above 1 each iteration works on its own copy of steps and vars, which the rest of the flow does not see; " +
 			"the first failing iteration stops the others and its error is the block's error.",
+		Groups: []engine.Group{{Keys: []string{"steps", "output"}, Need: true, Missing: "steps: [...]"}},
 		Fields: []engine.Field{
 			{Name: "items", Type: engine.Template, Required: true, Missing: `items: "{{ ... }}"`, Doc: "The list to iterate; null is an empty list, and a mapping is an error (iterate keys(m) or values(m))."},
 			{Name: "as", Type: engine.String, Const: true, Default: "item", Doc: "The item's name in the templates of steps and output: letters, digits and underscores."},
@@ -73,7 +74,6 @@ var ForeachType = engine.BlockType{
 
 func compileForeach(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	b := &Foreach{as: "item", indexAs: "index", concurrency: 1, items: c.Template(in.Value("items"))}
-	body := in.Node
 	var names []string
 	as, asOK := foreachName(c, in, "as", "item", "")
 	if asOK {
@@ -93,8 +93,6 @@ func compileForeach(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	}
 	if f, ok := in.Field("output"); ok {
 		b.output = inner.Template(f.Value)
-	} else if !in.Has("steps") {
-		missingField(c, body, "foreach", "steps", "steps: [...]")
 	}
 	return b, nil
 }

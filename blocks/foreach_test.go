@@ -222,7 +222,7 @@ flows:
   main:
     steps:
       - foreach: {as: x}
-`, "app.yaml:5:18: foreach: items is missing (items: \"{{ ... }}\")\napp.yaml:5:18: foreach: steps is missing (steps: [...])"},
+`, "app.yaml:5:18: foreach: items is missing (items: \"{{ ... }}\")\napp.yaml:5:18: foreach: steps or output is missing (steps: [...])"},
 		{"bad names", `app: t
 flows:
   main:

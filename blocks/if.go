@@ -6,7 +6,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 )
 
 // If runs one of two lists of steps by a condition:
@@ -56,14 +55,6 @@ func compileIf(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 		b.els = c.CompileSteps(f.Value)
 	}
 	return b, nil
-}
-
-// missingField reports that a mapping body has none of a group of fields, one of which it needs
-// (duration or until); a body that is not a mapping was already reported by the compiler.
-func missingField(c *engine.Compiler, body *yaml.Node, what, field, example string) {
-	if body != nil && body.Kind == yaml.MappingNode {
-		c.Errorf(body, "%s: %s is missing (%s)", what, field, example)
-	}
 }
 
 // Kind returns "if".

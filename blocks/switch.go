@@ -56,7 +56,7 @@ var SwitchType = engine.BlockType{
 				engine.Field{Name: "equals", Type: engine.Template, Doc: "Matches when it equals the switch's value."},
 				engine.Field{Name: "when", Type: engine.Template, Doc: "A condition of its own, instead of equals."},
 				engine.Field{Name: "steps", Type: engine.Steps, Required: true, Missing: "steps: [...]", Doc: "The steps run when the case matches."},
-			)), Required: true, Missing: "cases: [{equals: x, steps: [...]}]", Doc: "The cases, each with equals or when, and steps."},
+			).With(engine.Group{Keys: []string{"equals", "when"}, Exclusive: true, Need: true, Missing: "equals: x"})), Required: true, Missing: "cases: [{equals: x, steps: [...]}]", Doc: "The cases, each with equals or when, and steps."},
 			{Name: "default", Type: engine.Steps, Doc: "The steps run when no case matches."},
 		},
 		Examples: []string{`- switch:
@@ -87,16 +87,13 @@ func compileCase(c *engine.Compiler, in *engine.Body, hasValue bool) switchCase 
 	eq, hasEq := in.Field("equals")
 	when, hasWhen := in.Field("when")
 	switch {
-	case hasEq && hasWhen:
-		c.Errorf(when.Key, "switch case: equals and when are exclusive: use one")
+	case in.Has("equals") && in.Has("when"): // reported by the compiler (the spec's groups)
 	case hasEq && !hasValue:
 		c.Errorf(eq.Key, "switch case: equals needs the switch's value (or use when: a condition)")
 	case hasEq:
 		sc.equals = c.Template(eq.Value)
 	case hasWhen:
 		sc.when = c.Template(when.Value)
-	default:
-		missingField(c, in.Node, "switch case", "equals or when", "equals: x")
 	}
 	if f, ok := in.Field("steps"); ok {
 		sc.steps = c.CompileSteps(f.Value)

@@ -36,8 +36,9 @@ var WaitType = engine.BlockType{
 	Summary: "pauses the run for a duration or until a time",
 	Spec: engine.Spec{
 		Short: "duration",
-		Doc: "Give duration or until, not both. A time in the past does not wait; " +
+		Doc: "A time in the past does not wait; " +
 			"a wait longer than the run has left fails at its deadline. The output is the time waited, as a duration (\"30s\").",
+		Groups: []engine.Group{{Keys: []string{"duration", "until"}, Exclusive: true, Need: true, Missing: "duration: 5s"}},
 		Fields: []engine.Field{
 			{Name: "duration", Type: engine.Duration, Doc: "How long to wait: a Go duration (1m30s) or a number of seconds; it may be a template."},
 			{Name: "until", Type: engine.String, Doc: "A time to wait until, RFC 3339 (2025-01-02T15:04:05Z); it may be a template."},
@@ -49,12 +50,10 @@ var WaitType = engine.BlockType{
 
 func compileWait(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	b := &Wait{}
-	body := in.Node
 	d, hasD := in.Field("duration")
 	u, hasU := in.Field("until")
 	switch {
-	case in.Has("duration") && in.Has("until"):
-		c.Errorf(in.Key("until"), "wait: duration and until are exclusive: use one")
+	case in.Has("duration") && in.Has("until"): // reported by the compiler (the spec's groups)
 	case hasD:
 		b.duration = compileWaitDuration(c, d.Value)
 	case hasU:
@@ -64,8 +63,6 @@ func compileWait(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 				c.Errorf(u.Value, "wait: until: %v", err)
 			}
 		}
-	case !in.Has("duration") && !in.Has("until"):
-		missingField(c, body, "wait", "duration or until", "duration: 5s")
 	}
 	return b, nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/patchbay/patchbay/flows"
@@ -77,7 +78,7 @@ func (c *Compiler) checkBody(kind string, spec *Spec, n *yaml.Node) (*Body, bool
 		c.errs.Addf(c.Pos(n), "%s must be a mapping, found %s", kind, describe(n))
 		return newBody(n), false
 	}
-	return c.checkObject(kind, spec.Fields, n), true
+	return c.checkObject(kind, spec.Fields, spec.Groups, n), true
 }
 
 func describe(n *yaml.Node) string {
@@ -88,7 +89,7 @@ func describe(n *yaml.Node) string {
 }
 
 // checkObject checks a mapping against fields; what names it in messages ("call_api").
-func (c *Compiler) checkObject(what string, fields []Field, n *yaml.Node) *Body {
+func (c *Compiler) checkObject(what string, fields []Field, groups []Group, n *yaml.Node) *Body {
 	b := newBody(n)
 	got := flows.Fields(c.file, n, c.errs, what, fieldNames(fields)...)
 	for _, f := range fields {
@@ -110,7 +111,43 @@ func (c *Compiler) checkObject(what string, fields []Field, n *yaml.Node) *Body 
 			}
 		}
 	}
+	if n != nil && n.Kind == yaml.MappingNode {
+		for _, g := range groups {
+			c.checkGroup(what, g, b)
+		}
+	}
 	return b
+}
+
+// checkGroup reports two exclusive keys written, at the later one, and a needed group of which
+// none is written, at the body.
+func (c *Compiler) checkGroup(what string, g Group, b *Body) {
+	var written []*yaml.Node
+	for _, k := range g.Keys {
+		if key := b.written[k]; key != nil {
+			written = append(written, key)
+		}
+	}
+	slices.SortFunc(written, func(x, y *yaml.Node) int {
+		if x.Line != y.Line {
+			return x.Line - y.Line
+		}
+		return x.Column - y.Column
+	})
+	switch {
+	case g.Exclusive && len(written) > 1:
+		why := g.Why
+		if why == "" {
+			why = "use one"
+		}
+		c.errs.Addf(c.Pos(written[1]), "%s: %s and %s are both set: %s", what, written[0].Value, written[1].Value, why)
+	case g.Need && len(written) == 0:
+		hint := ""
+		if g.Missing != "" {
+			hint = " (" + g.Missing + ")"
+		}
+		c.errs.Addf(c.Pos(b.Node), "%s: %s is missing%s", what, strings.Join(g.Keys, " or "), hint)
+	}
 }
 
 func missingHint(f Field) string {
@@ -194,14 +231,14 @@ func (c *Compiler) checkValue(b *Body, name, what string, t Type, isConst bool, 
 		// block can still check the others.
 		for _, item := range n.Content {
 			if t.Item.Kind == KindObject {
-				b.items[name] = append(b.items[name], c.checkObject(t.Item.Name, t.Item.Fields, item))
+				b.items[name] = append(b.items[name], c.checkObject(t.Item.Name, t.Item.Fields, t.Item.Groups, item))
 				continue
 			}
 			c.checkValue(b, name, what+" item", *t.Item, isConst, item)
 		}
 	case KindObject:
 		before := len(*c.errs)
-		c.checkObject(what, t.Fields, n)
+		c.checkObject(what, t.Fields, t.Groups, n)
 		return len(*c.errs) == before
 	case KindOneOf:
 		for _, alt := range t.Of {

@@ -44,11 +44,30 @@ func probeType(got *[]*engine.Body) engine.BlockType {
 	}
 }
 
+// pairType has rules over its fields: a or b, not both; c or d, at least one.
+var pairType = engine.BlockType{
+	Kind: "pair",
+	Spec: engine.Spec{
+		Fields: []engine.Field{
+			{Name: "a", Type: engine.String, Doc: "d"}, {Name: "b", Type: engine.String, Doc: "d"},
+			{Name: "c", Type: engine.String, Doc: "d"}, {Name: "d", Type: engine.String, Doc: "d"},
+		},
+		Groups: []engine.Group{
+			{Keys: []string{"a", "b"}, Exclusive: true, Why: "a reason"},
+			{Keys: []string{"c", "d"}, Need: true, Missing: "c: x"},
+		},
+	},
+	Compile: func(*engine.Compiler, *engine.Body) (engine.Block, error) { return probeBlock{}, nil },
+}
+
 func compileProbe(t *testing.T, body string) ([]*engine.Body, string) {
 	t.Helper()
 	var got []*engine.Body
 	reg := engine.NewRegistry()
 	if err := reg.Register(probeType(&got)); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(pairType); err != nil {
 		t.Fatal(err)
 	}
 	src := "app: t\nflows:\n  f:\n    steps:\n      - probe: " + body + "\n"
@@ -100,6 +119,32 @@ func TestCheckBody(t *testing.T) {
 	}
 }
 
+// TestCheckGroups: two exclusive keys are reported at the later one, a needed group that has
+// none at the body (which starts at line 5, column 15).
+func TestCheckGroups(t *testing.T) {
+	for _, tt := range []struct{ body, want string }{
+		{`{c: x, a: 1}`, ""},
+		{`{d: x, b: 1, a: 2}`, `app.yaml:5:28: pair: b and a are both set: a reason`},
+		{`{a: 1}`, `app.yaml:5:15: pair: c or d is missing (c: x)`},
+	} {
+		reg := engine.NewRegistry()
+		if err := reg.Register(pairType); err != nil {
+			t.Fatal(err)
+		}
+		app, err := flows.Parse("app.yaml", []byte("app: t\nflows:\n  f:\n    steps:\n      - pair: "+tt.body+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := ""
+		if _, err := engine.Compile(reg, app); err != nil {
+			msg = err.Error()
+		}
+		if msg != tt.want {
+			t.Errorf("Compile(%s) error =\n%s\nwant\n%s", tt.body, msg, tt.want)
+		}
+	}
+}
+
 // TestCheckBodyReads: Compile reads the checked fields; a field of the wrong kind is written
 // (Has) but has no value, a short form is its field, and list items are bodies of their own.
 func TestCheckBodyReads(t *testing.T) {
@@ -147,6 +192,8 @@ func TestRegisterChecksSpec(t *testing.T) {
 		{"no doc", engine.Spec{Fields: []engine.Field{{Name: "a", Type: engine.String}}}, `field "a" needs a type and a doc`},
 		{"short not a field", engine.Spec{Short: "b", Fields: []engine.Field{f}}, `short form "b" is not a field`},
 		{"fields and map", engine.Spec{Map: &engine.Template, Fields: []engine.Field{f}}, "fields and map both set"},
+		{"group of one key", engine.Spec{Fields: []engine.Field{f}, Groups: []engine.Group{{Keys: []string{"a"}, Need: true}}}, "needs two keys and a rule"},
+		{"group key not a field", engine.Spec{Fields: []engine.Field{f}, Groups: []engine.Group{{Keys: []string{"a", "z"}, Need: true}}}, `group key "z" is not a field`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

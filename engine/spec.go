@@ -21,11 +21,23 @@ type Spec struct {
 	// Map, when set, makes the body a free mapping of names (letters, digits, underscores) to
 	// values of this type (set: {name: value}); Fields is then empty.
 	Map *Type
+	// Groups are rules over several fields (path or url, one body at most).
+	Groups []Group
 	// Doc says what the body is beyond its fields: the short form, the map's keys.
 	Doc string
 	// Examples are steps that use the block, as YAML (a list of steps). A test compiles each in
 	// an app with a base_url and a flow get_task taking the input task, and the reference shows them.
 	Examples []string
+}
+
+// A Group is a rule over fields of a mapping: with Exclusive at most one of Keys may be written,
+// with Need at least one must be.
+type Group struct {
+	Keys      []string
+	Exclusive bool
+	Need      bool
+	Why       string // ends the message when two exclusive keys are written ("a request has one body")
+	Missing   string // a YAML example shown when none of a needed group is written
 }
 
 // A Field is one key of a block's body.
@@ -72,6 +84,7 @@ type Type struct {
 	Item     *Type    // KindList
 	Name     string   // KindObject: how messages name it ("switch case")
 	Fields   []Field  // KindObject
+	Groups   []Group  // KindObject
 	Of       []Type   // KindOneOf
 }
 
@@ -101,6 +114,12 @@ func List(item Type) Type { return Type{Kind: KindList, Item: &item} }
 // Object is a mapping with the keys fields; messages call it name.
 func Object(name string, fields ...Field) Type {
 	return Type{Kind: KindObject, Name: name, Fields: fields}
+}
+
+// With returns the object type t with the rules groups.
+func (t Type) With(groups ...Group) Type {
+	t.Groups = groups
+	return t
 }
 
 // OneOf is a value of any of types, tried in order.
@@ -144,10 +163,20 @@ func (s *Spec) check() error {
 	if s.Short != "" && s.field(s.Short) == nil {
 		return fmt.Errorf("spec: short form %q is not a field", s.Short)
 	}
-	return checkFields(s.Fields)
+	return checkFields(s.Fields, s.Groups)
 }
 
-func checkFields(fields []Field) error {
+func checkFields(fields []Field, groups []Group) error {
+	for _, g := range groups {
+		if len(g.Keys) < 2 || (!g.Exclusive && !g.Need) {
+			return fmt.Errorf("spec: group %v needs two keys and a rule", g.Keys)
+		}
+		for _, k := range g.Keys {
+			if !slices.ContainsFunc(fields, func(f Field) bool { return f.Name == k }) {
+				return fmt.Errorf("spec: group key %q is not a field", k)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for _, f := range fields {
 		if f.Name == "" || seen[f.Name] {
@@ -158,12 +187,12 @@ func checkFields(fields []Field) error {
 			return fmt.Errorf("spec: field %q needs a type and a doc", f.Name)
 		}
 		if f.Type.Kind == KindObject {
-			if err := checkFields(f.Type.Fields); err != nil {
+			if err := checkFields(f.Type.Fields, f.Type.Groups); err != nil {
 				return err
 			}
 		}
 		if f.Type.Kind == KindList && f.Type.Item.Kind == KindObject {
-			if err := checkFields(f.Type.Item.Fields); err != nil {
+			if err := checkFields(f.Type.Item.Fields, f.Type.Item.Groups); err != nil {
 				return err
 			}
 		}

@@ -36,6 +36,9 @@ func (t BlockType) Doc() flows.BlockDoc {
 		d.Doc = strings.TrimSpace(fmt.Sprintf("Short form: `%s: X`, X %s, is `%s: {%s: X}`. %s", t.Kind, what, t.Kind, f.Name, d.Doc))
 	}
 	d.Fields = fieldDocs("", s.Fields)
+	if g := groupDocs(s.Groups); g != "" {
+		d.Doc = strings.TrimSpace(d.Doc + " " + g)
+	}
 	return d
 }
 
@@ -46,7 +49,14 @@ func fieldDocs(prefix string, fields []Field) []flows.FieldDoc {
 		if f.Const {
 			typ += ", no template"
 		}
-		out = append(out, flows.FieldDoc{Key: prefix + f.Name, Type: typ, Required: f.Required, Default: f.Default, Doc: f.Doc})
+		doc := f.Doc
+		if f.Type.Kind == KindObject && len(f.Type.Groups) > 0 {
+			doc += " " + groupDocs(f.Type.Groups)
+		}
+		if f.Type.Kind == KindList && len(f.Type.Item.Groups) > 0 {
+			doc += " " + groupDocs(f.Type.Item.Groups)
+		}
+		out = append(out, flows.FieldDoc{Key: prefix + f.Name, Type: typ, Required: f.Required, Default: f.Default, Doc: doc})
 		switch {
 		case f.Type.Kind == KindObject:
 			out = append(out, fieldDocs(prefix+f.Name+".", f.Type.Fields)...)
@@ -140,7 +150,7 @@ func (s *Spec) schema() map[string]any {
 			"additionalProperties": s.Map.schema(false),
 		}
 	}
-	obj := objectSchema(s.Fields)
+	obj := objectSchema(s.Fields, s.Groups)
 	if s.Short == "" {
 		return obj
 	}
@@ -152,7 +162,7 @@ func (s *Spec) schema() map[string]any {
 	return map[string]any{"anyOf": []any{short, obj}}
 }
 
-func objectSchema(fields []Field) map[string]any {
+func objectSchema(fields []Field, groups []Group) map[string]any {
 	props := map[string]any{}
 	var required []any
 	for _, f := range fields {
@@ -176,7 +186,53 @@ func objectSchema(fields []Field) map[string]any {
 	if len(required) > 0 {
 		o["required"] = required
 	}
+	var rules []any
+	for _, g := range groups {
+		if g.Exclusive {
+			for i, a := range g.Keys {
+				for _, b := range g.Keys[i+1:] {
+					rules = append(rules, map[string]any{"not": map[string]any{"required": []any{a, b}}})
+				}
+			}
+		}
+		if g.Need {
+			var alts []any
+			for _, k := range g.Keys {
+				alts = append(alts, map[string]any{"required": []any{k}})
+			}
+			rules = append(rules, map[string]any{"anyOf": alts})
+		}
+	}
+	if len(rules) > 0 {
+		o["allOf"] = rules
+	}
 	return o
+}
+
+// groupDocs says the rules of groups in the reference's words.
+func groupDocs(groups []Group) string {
+	var out []string
+	for _, g := range groups {
+		keys := make([]string, len(g.Keys))
+		for i, k := range g.Keys {
+			keys[i] = "`" + k + "`"
+		}
+		list := strings.Join(keys, ", ")
+		var s string
+		switch {
+		case g.Exclusive && g.Need:
+			s = "Exactly one of " + list
+		case g.Exclusive:
+			s = "At most one of " + list
+		default:
+			s = "At least one of " + list
+		}
+		if g.Why != "" {
+			s += ": " + g.Why
+		}
+		out = append(out, s+".")
+	}
+	return strings.Join(out, " ")
 }
 
 func copyMap(m map[string]any) map[string]any {
@@ -202,7 +258,7 @@ func (t Type) schema(isConst bool) map[string]any {
 	case KindSteps:
 		return map[string]any{"$ref": "#/$defs/steps"}
 	case KindObject:
-		return objectSchema(t.Fields)
+		return objectSchema(t.Fields, t.Groups)
 	case KindOneOf:
 		alts := make([]any, len(t.Of))
 		for i, o := range t.Of {
