@@ -34,7 +34,7 @@ import (
 //	  grant_type: authorization_code                     # | refresh_token | client_credentials
 //	  client_id: "{{ input.client_id }}"
 //	  client_secret: "{{ input.client_secret }}"
-//	  client_auth: basic                                 # basic (the default) | post
+//	  client_auth: basic                                 # basic (the default) | post | basic_raw | none
 //	  method: POST                                       # POST (the default) | GET
 //	  code: "{{ input.code }}"                           # authorization_code
 //	  redirect_uri: "{{ input.redirect_uri }}"           # authorization_code
@@ -42,12 +42,29 @@ import (
 //	  refresh_token: "{{ input.refresh_token }}"         # refresh_token
 //	  scopes: [read]                                     # a list, or one string
 //	  params: {audience: https://api.example}            # more form parameters
+//	  headers: {Accept: application/json}                # more request headers
+//	  body: form                                         # form (the default) | json
+//	  token_in: authed_user                              # the answer's object holding the token
+//	  keep: {team_id: team.id}                           # the answer's fields to output
+//	  error_in: error                                    # where the answer holds an error
 //
 // The request is made by golang.org/x/oauth2 (Config.Exchange, Config.TokenSource,
 // clientcredentials.Config.Token) with the run's HTTP client. client_auth basic sends the
 // client's id and secret in an Authorization header (client_secret_basic), post in the form
 // (client_secret_post). method GET sends the form as the URL's query instead, for providers
-// that want it so. scopes are joined by spaces and sent with every grant.
+// that want it so. scopes are joined by spaces and sent with every grant. client_auth basic_raw
+// sends the id and secret in the Authorization header as they are, not form-encoded first as
+// RFC 6749 section 2.3.1 says (some providers decode neither); none sends the client_id in the
+// form and no secret (a public client). body json sends the parameters as one JSON object.
+//
+// token_in names, as a dot path, the object of the answer that holds access_token and its
+// fields when they are not at the top level; its fields are moved there. keep, when given,
+// makes the output the token's fields and only the named fields of the answer, each read at a
+// dot path (team.id). error_in names, as a dot path, where a provider that does not answer
+// errors as RFC 6749 says puts its error (an HTTP 200 with {"ok": false, "error": "..."}, or an
+// {"error": {"message": "..."}} object): present and not empty, it fails the step with the
+// provider's words as an *oauth2.RetrieveError. An HTTP 200 whose error field is text is one
+// already, as x/oauth2 reads it.
 //
 // The output is a mapping of every field of the token response, JSON or form-encoded, so that
 // extras such as instance_url or id_token are kept, with these fields normalized:
@@ -65,6 +82,7 @@ import (
 type OAuth2Token struct {
 	url, grant, clientID, clientSecret, clientAuth, method    *flows.Value
 	code, redirectURI, verifier, refreshToken, scopes, params *flows.Value
+	headers, body, tokenIn, keep, errorIn                     *flows.Value
 }
 
 var _ engine.Block = (*OAuth2Token)(nil)
@@ -78,7 +96,7 @@ var OAuth2TokenType = engine.BlockType{
 
 var (
 	oauthGrants      = []string{"authorization_code", "refresh_token", "client_credentials"}
-	oauthClientAuths = []string{"basic", "post"}
+	oauthClientAuths = []string{"basic", "post", "basic_raw", "none"}
 	oauthMethods     = []string{"POST", "GET"}
 )
 
@@ -105,7 +123,8 @@ func compileOAuth2Token(c *engine.Compiler, body *yaml.Node) (engine.Block, erro
 	const what = "oauth2_token"
 	b := &OAuth2Token{}
 	fields := c.Fields(body, what, "url", "grant_type", "client_id", "client_secret", "client_auth", "method",
-		"code", "redirect_uri", "code_verifier", "refresh_token", "scopes", "params")
+		"code", "redirect_uri", "code_verifier", "refresh_token", "scopes", "params",
+		"headers", "body", "token_in", "keep", "error_in")
 	b.url = oauthRequired(c, body, fields, what, "url", "url: https://provider.example/oauth/token")
 	if _, ok := fields["grant_type"]; !ok {
 		oauthRequired(c, body, fields, what, "grant_type", "grant_type: "+strings.Join(oauthGrants, " | "))
@@ -121,6 +140,15 @@ func compileOAuth2Token(c *engine.Compiler, body *yaml.Node) (engine.Block, erro
 	b.refreshToken = c.Template(fields["refresh_token"].Value)
 	b.scopes = oauthScopes(c, fields, what)
 	b.params = oauthParams(c, fields, what, tokenReserved)
+	b.headers = oauthMapField(c, fields, what, "headers")
+	b.body = oauthEnum(c, fields, what, "body", oauthBodies)
+	b.tokenIn = oauthPathField(c, fields, what, "token_in")
+	b.keep = oauthMapField(c, fields, what, "keep")
+	b.errorIn = oauthPathField(c, fields, what, "error_in")
+	if b.body != nil && b.body.IsConst() && b.method != nil && b.method.IsConst() &&
+		flows.Stringify(b.body.ConstValue()) == "json" && strings.EqualFold(flows.Stringify(b.method.ConstValue()), http.MethodGet) {
+		c.Errorf(fields["body"].Value, "%s: body json needs method POST (a GET has no body)", what)
+	}
 	if b.grant != nil && b.grant.IsConst() {
 		grant := flows.Stringify(b.grant.ConstValue())
 		if slices.Contains(oauthGrants, grant) {
@@ -149,6 +177,8 @@ type oauthTokenRequest struct {
 	code, redirectURI, verifier, refreshToken              string
 	scopes                                                 []string
 	params                                                 map[string]string
+	headers, keep                                          map[string]string
+	body, tokenIn, errorIn                                 string
 }
 
 // Run evaluates the fields, requests the token and returns the token response.
@@ -167,6 +197,11 @@ func (b *OAuth2Token) Run(ctx context.Context, st *engine.State) (any, error) {
 		refreshToken: ev.str(st, "refresh_token", b.refreshToken),
 		scopes:       ev.list(st, "scopes", b.scopes),
 		params:       ev.params(st, b.params, tokenReserved),
+		headers:      ev.strMap(st, "headers", b.headers),
+		body:         ev.str(st, "body", b.body),
+		tokenIn:      ev.str(st, "token_in", b.tokenIn),
+		keep:         ev.strMap(st, "keep", b.keep),
+		errorIn:      ev.str(st, "error_in", b.errorIn),
 	}
 	if ev.err != nil {
 		return nil, ev.err
@@ -183,17 +218,24 @@ func (b *OAuth2Token) Run(ctx context.Context, st *engine.State) (any, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	tr := &oauthTransport{next: next, get: r.method == http.MethodGet, limit: limit}
+	tr := &oauthTransport{next: next, get: r.method == http.MethodGet, limit: limit, shape: r.shape()}
 	client := *base
 	client.Transport = tr
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, &client)
 
 	tok, err := r.do(ctx, tr)
+	if re := tr.shape.providerError(tr.resp); re != nil {
+		err = re // the provider's own error shape, whatever x/oauth2 made of the answer
+	}
 	if err != nil {
 		return nil, oauthTokenErr(st.Redactor(), tr.resp, err)
 	}
 	st.AddSecrets(tok.AccessToken, tok.RefreshToken)
-	return oauthTokenOutput(tok, tr.resp), nil
+	out := oauthTokenOutput(tok, tr.resp)
+	if r.keep != nil {
+		out = oauthKeep(out, tr.resp, r.keep)
+	}
+	return out, nil
 }
 
 // check validates the evaluated request and fills in defaults.
@@ -209,6 +251,20 @@ func (r *oauthTokenRequest) check() error {
 		return err
 	}
 	if r.method, err = oauthChoice("method", r.method, http.MethodPost, oauthMethods); err != nil {
+		return err
+	}
+	if r.body, err = oauthChoice("body", r.body, "form", oauthBodies); err != nil {
+		return err
+	}
+	if r.body == "json" && r.method == http.MethodGet {
+		return fmt.Errorf("body json needs method POST (a GET has no body)")
+	}
+	for k, v := range map[string]string{"token_in": r.tokenIn, "error_in": r.errorIn} {
+		if err := oauthCheckPath(k, v); err != nil {
+			return err
+		}
+	}
+	if err := oauthCheckKeep(r.keep); err != nil {
 		return err
 	}
 	switch {
@@ -248,18 +304,46 @@ func (r *oauthTokenRequest) input() map[string]any {
 	if len(r.params) > 0 {
 		in["params"] = r.params
 	}
+	if len(r.headers) > 0 {
+		in["headers"] = r.headers
+	}
+	if r.body != "form" {
+		in["body"] = r.body
+	}
+	for k, v := range map[string]string{"token_in": r.tokenIn, "error_in": r.errorIn} {
+		if v != "" {
+			in[k] = v
+		}
+	}
+	if r.keep != nil {
+		in["keep"] = r.keep
+	}
 	return in
+}
+
+// shape is how the request and its answer differ from RFC 6749's.
+func (r *oauthTokenRequest) shape() *oauthShape {
+	s := &oauthShape{headers: r.headers, json: r.body == "json", tokenIn: oauthPath(r.tokenIn), errorIn: oauthPath(r.errorIn)}
+	if r.clientAuth == "basic_raw" {
+		s.rawID = &[2]string{r.clientID, r.clientSecret}
+	}
+	return s
 }
 
 // do sends the request through x/oauth2 with the HTTP client in ctx.
 func (r *oauthTokenRequest) do(ctx context.Context, tr *oauthTransport) (*oauth2.Token, error) {
-	style := oauth2.AuthStyleInHeader
-	if r.clientAuth == "post" {
+	style, id, secret := oauth2.AuthStyleInHeader, r.clientID, r.clientSecret
+	switch r.clientAuth {
+	case "post":
 		style = oauth2.AuthStyleInParams
+	case "none":
+		style, secret = oauth2.AuthStyleInParams, "" // x/oauth2 then sends client_id alone
+	case "basic_raw":
+		style, id, secret = oauth2.AuthStyleInParams, "", "" // the transport sets the header
 	}
 	conf := oauth2.Config{
-		ClientID:     r.clientID,
-		ClientSecret: r.clientSecret,
+		ClientID:     id,
+		ClientSecret: secret,
 		Endpoint:     oauth2.Endpoint{TokenURL: r.url, AuthStyle: style},
 	}
 	scope := strings.Join(r.scopes, " ")
@@ -291,8 +375,8 @@ func (r *oauthTokenRequest) do(ctx context.Context, tr *oauthTransport) (*oauth2
 		return conf.TokenSource(ctx, expired).Token()
 	default:
 		cc := clientcredentials.Config{
-			ClientID:     r.clientID,
-			ClientSecret: r.clientSecret,
+			ClientID:     id,
+			ClientSecret: secret,
 			TokenURL:     r.url,
 			Scopes:       r.scopes,
 			AuthStyle:    style,
@@ -319,6 +403,7 @@ type oauthTransport struct {
 	get   bool
 	extra map[string]string // form parameters added when the form lacks them
 	limit int64
+	shape *oauthShape
 
 	resp *oauthResponse // the last response
 }
@@ -327,18 +412,23 @@ type oauthTransport struct {
 type oauthResponse struct {
 	code   int
 	status string
+	header http.Header
 	ctype  string // media type, without parameters
-	body   []byte
+	body   []byte // as x/oauth2 reads it: the token lifted to the top level (token_in)
+	raw    []byte // as the endpoint sent it
 }
 
 // RoundTrip rewrites the request as the block asks, sends it and keeps the response body.
 func (t *oauthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPost && req.Body != nil && (t.get || len(t.extra) > 0) {
+	if req.Method == http.MethodPost && req.Body != nil && (t.get || len(t.extra) > 0 || t.shape.json) {
 		r, err := t.rewrite(req)
 		if err != nil {
 			return nil, err
 		}
 		req = r
+	} else if len(t.shape.headers) > 0 || t.shape.rawID != nil {
+		req = req.Clone(req.Context())
+		t.shape.prepare(req, nil)
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
@@ -350,7 +440,11 @@ func (t *oauthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	ctype, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, ctype: ctype, body: body}
+	t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, header: resp.Header, ctype: ctype, body: body, raw: body}
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		body = t.shape.lift(ctype, body)
+		t.resp.body = body
+	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	return resp, nil
@@ -386,11 +480,13 @@ func (t *oauthTransport) rewrite(req *http.Request) (*http.Request, error) {
 		}
 		r.Body, r.GetBody, r.ContentLength = nil, nil, 0
 		r.Header.Del("Content-Type")
+		t.shape.prepare(r, form)
 		return r, nil
 	}
 	r.Body = io.NopCloser(strings.NewReader(enc))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(enc)), nil }
 	r.ContentLength = int64(len(enc))
+	t.shape.prepare(r, form)
 	return r, nil
 }
 
@@ -417,10 +513,12 @@ func oauthTokenErr(red *engine.Redactor, resp *oauthResponse, err error) error {
 			ctype, _, _ = mime.ParseMediaType(re.Response.Header.Get("Content-Type"))
 		}
 		var msg string
-		if code, desc := oauthErrorFields(re); code != "" {
-			msg = status + ": " + code
-			if desc = oauthExcerpt("", []byte(desc)); desc != "" {
-				msg += ": " + desc
+		if code, desc := oauthErrorFields(re); code != "" || desc != "" {
+			msg = status
+			for _, s := range []string{code, oauthExcerpt("", []byte(desc))} {
+				if s != "" {
+					msg += ": " + s
+				}
 			}
 		} else {
 			msg = status + ": " + oauthDescribeBody(ctype, body)
@@ -474,7 +572,7 @@ func TokenErrorCode(err error) (status int, code string, ok bool) {
 // oauthErrorFields returns the OAuth error code and description of an error response: those
 // x/oauth2 read, or else the body's error fields (JSON sent as text/plain, or the reverse).
 func oauthErrorFields(re *oauth2.RetrieveError) (code, desc string) {
-	if re.ErrorCode != "" {
+	if re.ErrorCode != "" || re.ErrorDescription != "" {
 		return re.ErrorCode, re.ErrorDescription
 	}
 	var ctype string

@@ -442,9 +442,13 @@ func (m *Manager) FinishOAuth(ctx context.Context, prog *engine.Program, p *Pend
 	if m.now().After(p.Expires) {
 		return nil, ErrPendingExpired
 	}
-	code := query.Get("code")
+	param := "code"
+	if c := prog.App.Connection; c.CodeParam != "" {
+		param = c.CodeParam
+	}
+	code := query.Get(param)
 	if code == "" {
-		return nil, errors.New("callback has no code parameter")
+		return nil, fmt.Errorf("callback has no %s parameter", param)
 	}
 	q := map[string]any{}
 	for k, v := range query {
@@ -680,15 +684,9 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 		}
 		env[key] = s
 	}
-	ap := map[string]any{}
-	for k, v := range c.AuthorizeParams {
-		x, err := v.Eval(tenv, nil)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("connection authorize_params.%s: %w", k, err)
-		}
-		ap[k] = x
+	if err := tokenShapeEnv(env, c, tenv); err != nil {
+		return nil, nil, nil, err
 	}
-	env["authorize_params"] = ap
 	return env, secrets, vault, nil
 }
 

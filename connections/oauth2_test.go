@@ -367,7 +367,7 @@ func TestOAuth2Revoke(t *testing.T) {
 // with its status and OAuth error code, and nothing is stored.
 func TestOAuth2ServerErrors(t *testing.T) {
 	const (
-		exchangeAt = `exchange: builtin:oauth2.yaml:34:9: step "token" (oauth2_token): token request: `
+		exchangeAt = `exchange: builtin:oauth2.yaml:35:9: step "token" (oauth2_token): token request: `
 		ccAt       = `exchange: builtin:oauth2_client_credentials.yaml:8:9: step "token" (oauth2_token): token request: `
 		failed     = "connection test failed, nothing was stored: "
 	)

@@ -200,7 +200,7 @@ func (c *conn) refreshLeased(ctx context.Context, id string, stale Secret, react
 				r.failure = next.LastError
 				return disconnected(&next, r.failure), &DisconnectedError{Name: now.Name, Reason: r.failure}
 			}
-			return &next, transient(reqErr)
+			return &next, transient(reqErr, c.redactor(now))
 		}
 		if old := now.Creds.Token; old != nil {
 			if newTok.RefreshToken == "" {

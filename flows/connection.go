@@ -13,6 +13,8 @@ var connFields = []string{
 	"type", "grant", "authorize_url", "token_url", "revoke_url", "request_token_url", "access_token_url",
 	"scopes", "scope_separator", "pkce", "client_auth", "token_method", "authorize_params", "client",
 	"params", "fields", "inject", "request", "refresh", "label",
+	"token_params", "refresh_params", "token_body", "token_headers", "refresh_url", "refresh_method",
+	"token_in", "token_keep", "token_error_in", "client_id_param", "code_param",
 }
 
 // Names connection templates may use besides ConnectionNames: token in inject, test in label.
@@ -71,8 +73,8 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 	c.ClientAuth = "basic"
 	if f, ok := fields["client_auth"]; ok {
 		c.ClientAuth = String(file, f.Value, errs, "client_auth")
-		if c.ClientAuth != "basic" && c.ClientAuth != "post" {
-			errs.Addf(NodePos(file, f.Value), "client_auth must be basic (client_secret_basic) or post (client_secret_post), found %q", c.ClientAuth)
+		if !slices.Contains(ClientAuths, c.ClientAuth) {
+			errs.Addf(NodePos(file, f.Value), "client_auth must be basic (client_secret_basic), post (client_secret_post), basic_raw (basic, id and secret not form-encoded) or none (a public client), found %q%s", c.ClientAuth, Suggest(c.ClientAuth, ClientAuths))
 		}
 	}
 	c.TokenMethod = http.MethodPost
@@ -88,6 +90,7 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 			c.AuthorizeParams[p.Key.Value] = s.Compile(p.Value)
 		}
 	}
+	parseTokenShape(s, c, fields)
 	c.Client = str("client")
 	c.Params = parseParams(file, fields["params"].Value, errs, "params", false)
 	c.Fields = parseParams(file, fields["fields"].Value, errs, "fields", true)
@@ -137,6 +140,17 @@ var connKeyTypes = []struct {
 	{"client_auth", []string{ConnOAuth2}},
 	{"token_method", []string{ConnOAuth2}},
 	{"authorize_params", []string{ConnOAuth2}},
+	{"token_params", []string{ConnOAuth2}},
+	{"refresh_params", []string{ConnOAuth2}},
+	{"token_body", []string{ConnOAuth2}},
+	{"token_headers", []string{ConnOAuth2}},
+	{"refresh_url", []string{ConnOAuth2}},
+	{"refresh_method", []string{ConnOAuth2}},
+	{"token_in", []string{ConnOAuth2}},
+	{"token_keep", []string{ConnOAuth2}},
+	{"token_error_in", []string{ConnOAuth2}},
+	{"client_id_param", []string{ConnOAuth2}},
+	{"code_param", []string{ConnOAuth2}},
 	{"authorize_url", []string{ConnOAuth2, ConnOAuth1}},
 	{"client", []string{ConnOAuth2, ConnOAuth1}},
 	{"request_token_url", []string{ConnOAuth1}},
