@@ -556,6 +556,17 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 	if err != nil {
 		return nil, err
 	}
+	if conn == nil && flow != "authorize" {
+		// A flow that requests tokens: the request headers go on its requests when the app
+		// says so (request.token_requests).
+		h, err := tokenRequestHeaders(prog.App.Connection, templateEnv(env, prog.App, vault))
+		if err != nil {
+			return nil, err
+		}
+		if len(h) > 0 {
+			conn = tokenRequestConn{headers: h}
+		}
+	}
 	// What the runtime offers is secret whether or not the flow declares it sensitive.
 	for _, k := range secretInputs {
 		if s, ok := offered[k].(string); ok {

@@ -1,8 +1,12 @@
 package connections
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"strings"
 
+	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
 )
 
@@ -35,6 +39,18 @@ func tokenShapeEnv(env map[string]any, c *flows.Connection, tenv map[string]any)
 		}
 		env[key] = m
 	}
+	if h, err := tokenRequestHeaders(c, tenv); err != nil {
+		return err
+	} else if len(h) > 0 {
+		// request.token_requests: the request headers go on the token requests, under
+		// token_headers of the same name.
+		th := env["token_headers"].(map[string]any)
+		for k, v := range h {
+			if !hasHeader(th, k) {
+				th[k] = v
+			}
+		}
+	}
 	env["refresh_url"] = env["token_url"]
 	if c.RefreshURL != nil {
 		s, err := c.RefreshURL.EvalString(tenv, nil)
@@ -59,3 +75,42 @@ func tokenShapeEnv(env map[string]any, c *flows.Connection, tenv map[string]any)
 	}
 	return nil
 }
+
+// tokenRequestHeaders evaluates the connection's request headers when request.token_requests
+// puts them on the token requests; nil otherwise.
+func tokenRequestHeaders(c *flows.Connection, tenv map[string]any) (map[string]any, error) {
+	if c == nil || c.Request == nil || !c.Request.TokenRequests {
+		return nil, nil
+	}
+	return evalParams("request.headers", c.Request.Headers, tenv)
+}
+
+// hasHeader reports whether h names header k, in any case.
+func hasHeader(h map[string]any, k string) bool {
+	for name := range h {
+		if strings.EqualFold(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenRequestConn is the Conn of a private flow that requests tokens (exchange, refresh,
+// revoke) when request.token_requests is set: it puts the request headers on each call_api
+// request of the flow, and no credential, as the flow is the one that gets them.
+type tokenRequestConn struct{ headers map[string]any }
+
+// Authorize adds the headers the request does not set already.
+func (c tokenRequestConn) Authorize(_ context.Context, req *http.Request) error {
+	for _, k := range sortedKeys(c.headers) {
+		if req.Header.Get(k) == "" {
+			req.Header.Set(k, flows.Stringify(c.headers[k]))
+		}
+	}
+	return nil
+}
+
+// Retry never retries: there is no credential to refresh.
+func (tokenRequestConn) Retry(context.Context, *http.Response) (bool, error) { return false, nil }
+
+var _ engine.Conn = tokenRequestConn{}

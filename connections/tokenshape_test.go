@@ -161,19 +161,7 @@ func TestTokenShapes(t *testing.T) {
 				return ""
 			}}
 			p := newPlainProvider(t, map[string]http.HandlerFunc{"/token": sp.handler(t), "/oauth/refresh": sp.handler(t), "/api/me": bearerAPI("at-1", "at-2")})
-			clock := newFakeClock(time.Now())
-			m := newManager(t, clock)
-			prog := loadApp(t, plainApp(p, strings.ReplaceAll(tt.conn, "SRV", p.srv.URL), ""))
-			putPlainClient(t, m, "plain")
-			_, rec, err := connectPlain(t, m, prog, "a")
-			if err != nil {
-				t.Fatalf("connect: %v", err)
-			}
-			clock.Advance(59 * time.Minute)
-			if _, err := runFlow(t.Context(), m, prog, reload(t, m, rec), "test", nil); err != nil {
-				t.Fatalf("run after expiry: %v", err)
-			}
-			got := reload(t, m, rec).Creds.Token
+			got := connectThenRefresh(t, p, strings.ReplaceAll(tt.conn, "SRV", p.srv.URL)).Creds.Token
 			if got.AccessToken != "at-2" || got.RefreshToken != "rt-2" {
 				t.Errorf("after the refresh: tokens %s/%s, want at-2/rt-2", got.AccessToken.Reveal(), got.RefreshToken.Reveal())
 			}
@@ -268,4 +256,24 @@ func TestTokenShapePublicClient(t *testing.T) {
 	if n := srv.TokenRequests("refresh_token"); n != 1 {
 		t.Errorf("fosite got %d refreshes, want 1", n)
 	}
+}
+
+// connectThenRefresh connects an account to the plain app with the connection settings conn at
+// p, moves the clock to a minute before its hour-long token expires and runs test, which
+// refreshes first. It returns the record as stored after.
+func connectThenRefresh(t *testing.T, p *plainProvider, conn string) *connections.Record {
+	t.Helper()
+	clock := newFakeClock(time.Now())
+	m := newManager(t, clock)
+	prog := loadApp(t, plainApp(p, conn, ""))
+	putPlainClient(t, m, "plain")
+	_, rec, err := connectPlain(t, m, prog, "a")
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	clock.Advance(59 * time.Minute)
+	if _, err := runFlow(t.Context(), m, prog, reload(t, m, rec), "test", nil); err != nil {
+		t.Fatalf("run after expiry: %v", err)
+	}
+	return reload(t, m, rec)
 }

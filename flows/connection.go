@@ -99,6 +99,13 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 	}
 	if f, ok := fields["request"]; ok {
 		c.Request = parseRequestDefaults(s, f.Value)
+		if c.Request.TokenRequests && typeOK && c.Type != ConnOAuth2 && c.Type != ConnToken {
+			for i := 0; i+1 < len(f.Value.Content); i += 2 {
+				if k := f.Value.Content[i]; k.Value == "token_requests" {
+					errs.Addf(NodePos(file, k), "request: token_requests is for the connections that request tokens (oauth2, token), not type %s", c.Type)
+				}
+			}
+		}
 	}
 	if f, ok := fields["refresh"]; ok {
 		c.Refresh = parseRefresh(file, f.Value, errs)
@@ -246,8 +253,9 @@ func parseInject(s *Scope, n *yaml.Node) *Inject {
 }
 
 func parseRequestDefaults(s *Scope, n *yaml.Node) *RequestDefaults {
-	fields := Fields(s.File, n, s.Errs, "request", "headers", "query")
+	fields := Fields(s.File, n, s.Errs, "request", "headers", "query", "token_requests")
 	r := &RequestDefaults{Headers: map[string]*Value{}, Query: map[string]*Value{}}
+	r.TokenRequests = Bool(s.File, fields["token_requests"].Value, s.Errs, "token_requests")
 	for _, p := range Pairs(s.File, fields["headers"].Value, s.Errs, "headers") {
 		r.Headers[p.Key.Value] = s.Compile(p.Value)
 	}

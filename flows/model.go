@@ -269,6 +269,8 @@ type RequestDefaults struct {
 	Headers map[string]*Value
 	// Query parameters are added unless the step sets the same parameter.
 	Query map[string]*Value
+	// TokenRequests puts the headers on the requests that get tokens too (exchange, refresh, revoke, the oauth2 token requests), which carry no credential: an API key header some providers want on every request, login included.
+	TokenRequests bool
 }
 
 // Refresh tunes the token lifecycle.

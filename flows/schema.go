@@ -222,9 +222,10 @@ func Schema(blocks []BlockDoc) map[string]any {
 		{"name", "Inject.Name", str},
 		{"value", "Inject.Value", str},
 	})
-	defs["request"] = object(typeDoc("RequestDefaults", "`request` defaults"), []string{"headers", "query"}, []prop{
+	defs["request"] = object(typeDoc("RequestDefaults", "`request` defaults"), []string{"headers", "query", "token_requests"}, []prop{
 		{"headers", "RequestDefaults.Headers", map[string]any{"type": "object"}},
 		{"query", "RequestDefaults.Query", map[string]any{"type": "object"}},
+		{"token_requests", "RequestDefaults.TokenRequests", boolean},
 	})
 	defs["refresh"] = object(typeDoc("Refresh", "`refresh`"), []string{"before_expiry", "min_interval", "on_status", "assume_lifetime"}, []prop{
 		{"before_expiry", "Refresh.BeforeExpiry", ref("duration")},
