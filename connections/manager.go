@@ -269,8 +269,11 @@ func assumeLifetime(c *flows.Connection) time.Duration {
 	return c.Refresh.AssumeLifetime
 }
 
-// finish tests a new connection, labels it and stores it.
+// finish runs after_connect, tests a new connection, labels it and stores it.
 func (m *Manager) finish(ctx context.Context, prog *engine.Program, rec *Record) (*Record, error) {
+	if err := m.afterConnect(ctx, prog, rec); err != nil {
+		return nil, err
+	}
 	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec))
 	if err != nil {
 		return nil, fmt.Errorf("connection test failed, nothing was stored: %w", err)

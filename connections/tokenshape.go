@@ -114,3 +114,31 @@ func (c tokenRequestConn) Authorize(_ context.Context, req *http.Request) error 
 func (tokenRequestConn) Retry(context.Context, *http.Response) (bool, error) { return false, nil }
 
 var _ engine.Conn = tokenRequestConn{}
+
+// afterConnect runs the app's after_connect flow, when it has one, for a connection that has
+// just got its token (connecting, or connecting again after a disconnect): the flow's requests
+// carry the new token, and its output, a mapping, is kept in connection.extra over the token
+// answer's values (a cloud id, a tenant id looked up with the token). A refresh keeps them.
+func (m *Manager) afterConnect(ctx context.Context, prog *engine.Program, rec *Record) error {
+	if prog.Flow(AfterConnectFlow) == nil || rec.Creds.Token == nil {
+		return nil
+	}
+	out, err := m.runPrivate(ctx, prog, rec, AfterConnectFlow, nil, m.memConn(prog, rec))
+	if err != nil {
+		return fmt.Errorf("%s failed, nothing was stored: %w", AfterConnectFlow, err)
+	}
+	if out == nil {
+		return nil
+	}
+	o, ok := out.(map[string]any)
+	if !ok {
+		return fmt.Errorf("%s: the flow's output must be a mapping (kept as connection.extra), found %T; nothing was stored", AfterConnectFlow, out)
+	}
+	tok := *rec.Creds.Token
+	tok.Extra = mergeExtra(tok.Extra, o)
+	rec.Creds.Token = &tok
+	return nil
+}
+
+// AfterConnectFlow is the private flow run once after a connection gets its token.
+const AfterConnectFlow = "after_connect"

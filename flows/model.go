@@ -58,7 +58,7 @@ const (
 )
 
 // PrivateFlowNames are the flows the runtime runs for connections; they are private by default.
-var PrivateFlowNames = []string{"authorize", "exchange", "refresh", "test", "revoke", "request_token", "access_token"}
+var PrivateFlowNames = []string{"authorize", "exchange", "refresh", "test", "revoke", "request_token", "access_token", "after_connect"}
 
 // Flow is a sequence of steps with typed inputs and an output.
 type Flow struct {
