@@ -31,6 +31,7 @@ type oauthShape struct {
 	rawID   *[2]string        // client_auth basic_raw: id and secret, not form-encoded
 	tokenIn []string          // the path of the object in the answer that holds the token
 	errorIn []string          // the path of the provider's error in the answer
+	origin  string            // scheme://host of the first request: headers and rawID go there only
 }
 
 // oauthPath splits a dot path ("authed_user", "data.token", "errors.0.message").
@@ -114,12 +115,20 @@ func (e *oauthEval) strMap(st *engine.State, key string, v *flows.Value) map[str
 // prepare applies the shape to a token request x/oauth2 built: headers, the raw basic
 // credentials, the form as JSON. x/oauth2 sends every token request as a form and encodes the
 // client's id and secret before basic auth (RFC 6749 section 2.3.1), so these are done here.
+// The headers and credentials go to the token endpoint's origin only: the first request's,
+// which a redirect hop to another origin does not share.
 func (s *oauthShape) prepare(req *http.Request, form url.Values) {
-	for _, k := range oauthSortedKeys(s.headers) {
-		req.Header.Set(k, s.headers[k])
+	origin := req.URL.Scheme + "://" + req.URL.Host
+	if s.origin == "" {
+		s.origin = origin
 	}
-	if s.rawID != nil {
-		req.SetBasicAuth(s.rawID[0], s.rawID[1])
+	if origin == s.origin {
+		for _, k := range oauthSortedKeys(s.headers) {
+			req.Header.Set(k, s.headers[k])
+		}
+		if s.rawID != nil {
+			req.SetBasicAuth(s.rawID[0], s.rawID[1])
+		}
 	}
 	if !s.json || req.Method != http.MethodPost {
 		return

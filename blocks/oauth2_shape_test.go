@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/patchbay/patchbay/engine"
@@ -140,5 +142,36 @@ func TestOAuth2TokenShapeLoadErrors(t *testing.T) {
 				t.Errorf("Load error =\n%s\nwant\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestOAuth2TokenShapeRedirect: the headers and the raw basic credentials the block adds go
+// to the token endpoint's origin only, not to another origin a redirect names (Go's client
+// drops its own Authorization header there, but the block adds its own on every hop).
+func TestOAuth2TokenShapeRedirect(t *testing.T) {
+	var mu sync.Mutex
+	var otherHeaders []http.Header
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		otherHeaders = append(otherHeaders, r.Header.Clone())
+		mu.Unlock()
+		oaRespond(200, oaJSON, `{"access_token":"`+oaAccess+`"}`)(w, r)
+	}))
+	t.Cleanup(other.Close)
+	ts := newOAServer(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/token", http.StatusTemporaryRedirect)
+	})
+	body := `{url: "TOKEN_URL/token", grant_type: client_credentials, client_id: app, client_secret: "{{ input.secret }}",
+          client_auth: basic_raw, headers: {X-Api-Key: "{{ input.secret }}"}}`
+	oaRun(t, ts.URL, oaTokenApp(body), engine.Options{Input: oaInput})
+	if r := ts.requests(); len(r) != 1 || r[0].User != "app" {
+		t.Fatalf("the token endpoint got %+v, want one request with raw basic auth", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, h := range otherHeaders {
+		if h.Get("X-Api-Key") != "" || h.Get("Authorization") != "" {
+			t.Errorf("the other origin got the credentials: %v", h)
+		}
 	}
 }
