@@ -236,25 +236,40 @@ func TestTokenShapeProviderError(t *testing.T) {
 	}
 }
 
-// TestTokenShapePublicClient: client_auth none against fosite, which refuses a public client
-// that sends a secret or none of its id: connect, then a refresh.
-func TestTokenShapePublicClient(t *testing.T) {
-	srv := oauthtest.New(t, oauthtest.Options{})
-	srv.AddClient("public-app", "", []string{testRedirectURL}, oauthtest.ClientOptions{Public: true, Scopes: []string{"read"}})
-	clock := newFakeClock(time.Now())
-	m := newManager(t, clock)
-	prog := loadApp(t, withConnection(oauth2App(srv, ""), "  client_auth: none\n"))
-	err := m.Store().PutClient(t.Context(), &connections.Client{Workspace: connections.DefaultWorkspace, App: "acme", Name: "acme", ClientID: "public-app", RedirectURL: testRedirectURL})
-	if err != nil {
-		t.Fatal(err)
+// TestTokenShapeClientAuth: client authentication against fosite, connect then refresh.
+// client_auth none is a public client's (fosite refuses one that sends a secret, or no
+// client_id); basic form-encodes the id and secret before basic auth as RFC 6749 section
+// 2.3.1 says and fosite decodes them, so an id with a colon and a secret with reserved
+// characters pass.
+func TestTokenShapeClientAuth(t *testing.T) {
+	tests := []struct {
+		name, conn, id, secret string
+		public                 bool
+	}{
+		{name: "none", conn: "  client_auth: none\n", id: "public-app", public: true},
+		{name: "basic encoded", id: "svc:acme/1", secret: "p@ss:w rd+%"},
 	}
-	rec := connectOAuth2(t, m, prog, srv, "a")
-	clock.Advance(2 * time.Hour)
-	if _, err := runFlow(t.Context(), m, prog, reload(t, m, rec), "me", nil); err != nil {
-		t.Fatalf("run after expiry: %v", err)
-	}
-	if n := srv.TokenRequests("refresh_token"); n != 1 {
-		t.Errorf("fosite got %d refreshes, want 1", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := oauthtest.New(t, oauthtest.Options{})
+			srv.AddClient(tt.id, tt.secret, []string{testRedirectURL}, oauthtest.ClientOptions{Public: tt.public, Scopes: []string{"read"}})
+			clock := newFakeClock(time.Now())
+			m := newManager(t, clock)
+			prog := loadApp(t, withConnection(oauth2App(srv, ""), tt.conn))
+			err := m.Store().PutClient(t.Context(), &connections.Client{Workspace: connections.DefaultWorkspace, App: "acme", Name: "acme",
+				ClientID: tt.id, Secret: connections.Secret(tt.secret), RedirectURL: testRedirectURL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := connectOAuth2(t, m, prog, srv, "a")
+			clock.Advance(2 * time.Hour)
+			if _, err := runFlow(t.Context(), m, prog, reload(t, m, rec), "me", nil); err != nil {
+				t.Fatalf("run after expiry: %v", err)
+			}
+			if n := srv.TokenRequests("refresh_token"); n != 1 {
+				t.Errorf("fosite got %d refreshes, want 1", n)
+			}
+		})
 	}
 }
 
