@@ -43,10 +43,13 @@ type runKey struct{}
 // among the Options.Secrets the run began with, and a call_api output such as the URL of the
 // response may carry it. Outside a run, and for secrets the run knows already, it does nothing.
 func AddSecrets(ctx context.Context, secrets ...string) {
-	r, _ := ctx.Value(runKey{}).(*run)
-	if r == nil {
-		return
+	if r, _ := ctx.Value(runKey{}).(*run); r != nil {
+		r.addSecrets(secrets...)
 	}
+}
+
+// addSecrets makes secrets redacted for the rest of the run.
+func (r *run) addSecrets(secrets ...string) {
 	for {
 		old := r.redact.Load()
 		if old.knows(secrets) {

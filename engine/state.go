@@ -206,14 +206,7 @@ func (st *State) Logger() *slog.Logger { return st.r.log }
 func (st *State) Redactor() *Redactor { return st.r.redact.Load() }
 
 // AddSecrets makes more values redacted for the rest of the run (a token a step obtained).
-func (st *State) AddSecrets(secrets ...string) {
-	for {
-		old := st.r.redact.Load()
-		if st.r.redact.CompareAndSwap(old, old.With(secrets...)) {
-			return
-		}
-	}
-}
+func (st *State) AddSecrets(secrets ...string) { st.r.addSecrets(secrets...) }
 
 // App returns the app being run.
 func (st *State) App() *flows.App { return st.r.prog.App }
