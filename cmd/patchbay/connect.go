@@ -41,6 +41,11 @@ redirect. Add the auth client first: patchbay clients add NAME --app APP --clien
 --listen 127.0.0.1:0 picks a free port (a provider that accepts any loopback port, as RFC 8252
 asks, allows this).
 
+--map-origin FROM=TO connects against a test server at TO standing in for the provider at FROM:
+the address to approve access at and the connection's requests go there; the connection is
+bound to FROM, so runs with the same --map-origin use it (docs/cli.md: Testing against a
+stand-in).
+
 Exit status: 0 when the connection was stored, 1 when it was not.`,
 	Setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) int {
 		o := &connectOptions{params: map[string]string{}, fields: map[string]string{}}

@@ -33,7 +33,8 @@ connections test NAME --app APP runs the app's test flow with the connection (AP
 folder) and prints ok or why it failed; the result is recorded.
 
 connections delete NAME deletes a connection. With --app APP the app's revoke flow runs first,
-so the provider forgets the token; without it the token is deleted here only.
+so the provider forgets the token; without it the token is deleted here only. test and
+delete take --map-origin FROM=TO as run does, for a connection made against a test server.
 
 A connection's name is unique in its workspace, whatever its app; should two apps have one of
 the same name (a database from a patchbay that allowed it), --app says which is meant.`,
@@ -46,8 +47,8 @@ the same name (a database from a patchbay that allowed it), --app says which is 
 			return e.dispatch(ctx, fs, args, []subcommand{
 				{"list", "", []string{"json"}, func(ctx context.Context, _ []string) int { return e.connectionsList(ctx, o) }},
 				{"show", "NAME", []string{"json", "app"}, func(ctx context.Context, a []string) int { return e.connectionsShow(ctx, o, a[0]) }},
-				{"test", "NAME", []string{"app", "deny-private-networks", "allow-network"}, func(ctx context.Context, a []string) int { return e.connectionsTest(ctx, o, a[0]) }},
-				{"delete", "NAME", []string{"app", "deny-private-networks", "allow-network"}, func(ctx context.Context, a []string) int { return e.connectionsDelete(ctx, o, a[0]) }},
+				{"test", "NAME", []string{"app", "deny-private-networks", "allow-network", "map-origin"}, func(ctx context.Context, a []string) int { return e.connectionsTest(ctx, o, a[0]) }},
+				{"delete", "NAME", []string{"app", "deny-private-networks", "allow-network", "map-origin"}, func(ctx context.Context, a []string) int { return e.connectionsDelete(ctx, o, a[0]) }},
 			})
 		}
 	},
@@ -299,6 +300,9 @@ func (e *env) connectionsTest(ctx context.Context, o connectionsOptions, name st
 }
 
 func (e *env) connectionsDelete(ctx context.Context, o connectionsOptions, name string) int {
+	if o.app == "" && len(e.net.origins.from) > 0 {
+		return e.usageError("--map-origin needs --app: delete sends a request (the revoke) only with --app")
+	}
 	prog, appKey, ok := e.optionalApp(o.app)
 	if !ok {
 		return exitFailure

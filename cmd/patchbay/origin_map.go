@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/patchbay/patchbay/engine"
+)
+
+// originMap is --map-origin: requests to an origin of the app go to another origin (a test
+// server standing in for the provider). It rewrites requests where they are sent, below the
+// credentials and the redirect policy, which see the app's own origins: a connection made
+// through a stand-in is bound to the app's origins, and its credentials go nowhere they would
+// not go without the mapping.
+type originMap struct {
+	from []string            // the mapped origins, in the order given, as engine.Origin writes them
+	to   map[string]*url.URL // from → the origin requests go to instead (scheme and host only)
+}
+
+// set adds one mapping, FROM=TO: both origins (scheme://host[:port]).
+func (m *originMap) set(s string) error {
+	from, to, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("want ORIGIN=ORIGIN, such as https://api.example.com=http://127.0.0.1:8080, found %q", s)
+	}
+	f, err := engine.ParseOrigin(from)
+	if err != nil {
+		return err
+	}
+	t, err := engine.ParseOrigin(to)
+	if err != nil {
+		return err
+	}
+	if f == t {
+		return fmt.Errorf("%s is mapped to itself", f)
+	}
+	if m.to == nil {
+		m.to = map[string]*url.URL{}
+	}
+	if old, ok := m.to[f]; ok {
+		return fmt.Errorf("%s is mapped twice, to %s and to %s", f, engine.Origin(old), t)
+	}
+	u, _ := url.Parse(t) // ParseOrigin wrote it
+	m.from = append(m.from, f)
+	m.to[f] = u
+	return nil
+}
+
+// target returns the origin that requests to u's origin go to, nil when it is not mapped.
+func (m *originMap) target(u *url.URL) *url.URL {
+	if len(m.to) == 0 {
+		return nil
+	}
+	return m.to[engine.Origin(u)]
+}
+
+// mapURL returns s with its origin replaced by the one it is mapped to, and whether it is
+// mapped. Only the scheme and authority change: the rest of s is kept as it is written, so a
+// redacted value in the query stays as it was.
+func (m *originMap) mapURL(s string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s, false
+	}
+	t := m.target(u)
+	if t == nil {
+		return s, false
+	}
+	rest := s[strings.Index(s, "://")+3:]
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[i:]
+	} else {
+		rest = ""
+	}
+	return t.Scheme + "://" + t.Host + rest, true
+}
+
+// announce says on w which origins are mapped, so that no one takes a stand-in's answers for
+// the provider's.
+func (m *originMap) announce(w io.Writer) {
+	for _, f := range m.from {
+		fmt.Fprintf(w, "note: --map-origin: requests to %s go to %s instead; credentials stay bound to %s\n", f, engine.Origin(m.to[f]), f)
+	}
+}
+
+// transport returns next with the mapping applied to every request it sends.
+func (m *originMap) transport(next http.RoundTripper) http.RoundTripper {
+	if len(m.to) == 0 {
+		return next
+	}
+	return &mapTransport{m: m, next: next}
+}
+
+// mapTransport sends each request to its origin's mapped origin. The response reads as the
+// app's origin's: its Request is the request as it was given, and a redirect to the stand-in's
+// own origin is a redirect to the origin it stands in for (a test server that only knows its
+// own address stays within the origin).
+type mapTransport struct {
+	m    *originMap
+	next http.RoundTripper
+}
+
+func (t *mapTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	to := t.m.target(req.URL)
+	if to == nil {
+		return t.next.RoundTrip(req)
+	}
+	out := req.Clone(req.Context())
+	out.URL.Scheme, out.URL.Host = to.Scheme, to.Host
+	out.Host = "" // the Host header follows the URL
+	resp, err := t.next.RoundTrip(out)
+	if err != nil {
+		return nil, err
+	}
+	resp.Request = req
+	if loc, err := url.Parse(resp.Header.Get("Location")); err == nil && loc.IsAbs() && engine.Origin(loc) == engine.Origin(to) {
+		loc.Scheme, loc.Host = req.URL.Scheme, req.URL.Host
+		resp.Header.Set("Location", loc.String())
+	}
+	return resp, nil
+}
