@@ -132,7 +132,19 @@ func (e *env) connectApp(ctx context.Context, st *sqlite.Store, prog *engine.Pro
 		e.printConnectError(err)
 		return exitFailure
 	}
+	return e.connected(ctx, st, rec)
+}
+
+// connected reports the connection rec, stored just now, with the stand-ins it was made
+// through.
+func (e *env) connected(ctx context.Context, st connections.Store, rec *connections.Record) int {
+	if err := e.markStandIns(ctx, st, rec); err != nil {
+		fmt.Fprintf(e.stderr, "warning: %v\n", err)
+	}
 	fmt.Fprintf(e.stdout, "connected %s (%s)\n", rec.Name, rec.Label)
+	if len(rec.StandIns) > 0 {
+		fmt.Fprintf(e.stderr, "its credentials are the stand-in's: use it with --map-origin %s\n", strings.Join(rec.StandIns, " --map-origin "))
+	}
 	return exitOK
 }
 

@@ -85,8 +85,7 @@ func (e *env) connectInBrowser(ctx context.Context, m *connections.Manager, st c
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(e.stdout, "connected %s (%s)\n", rec.Name, rec.Label)
-	return exitOK
+	return e.connected(ctx, st, rec)
 }
 
 // loopback refuses an address to listen on that is not a loopback address (127.0.0.1, [::1],

@@ -42,6 +42,13 @@ func (s *standIn) count(path string) int {
 	return s.seen[path]
 }
 
+// key returns the X-Api-Key the last request for path came with.
+func (s *standIn) key(path string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[path]
+}
+
 func (s *standIn) total() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -67,7 +74,7 @@ func TestMapOriginOAuth2(t *testing.T) {
 	dir := oauthAppAt(t, "https://provider.example") // where no server answers
 	data := t.TempDir()
 	mapping := "https://provider.example=" + stand.URL
-	note := "note: --map-origin: requests to https://provider.example:443 go to " + stand.URL + " instead; credentials stay bound to https://provider.example:443\n"
+	note := "note: --map-origin: requests to https://provider.example:443 go to " + stand.URL + " instead, with the credentials bound to https://provider.example:443\n"
 	pb := func(args ...string) result {
 		t.Helper()
 		return cli(t, nil, "", append([]string{"--data", data}, args...)...)
@@ -110,11 +117,23 @@ func TestMapOriginOAuth2(t *testing.T) {
 			t.Errorf("the stand-in got %d requests for %s while connecting, want 1", n, p)
 		}
 	}
-	if r := pb("connections", "show", "fosite"); !strings.Contains(r.stdout, "sent only to:    https://provider.example:443\n") {
-		t.Errorf("connections show: the connection is not bound to the app's origin:\n%s", r.stdout)
+	pair := "https://provider.example:443=" + stand.URL
+	if want := "its credentials are the stand-in's: use it with --map-origin " + pair + "\n"; !strings.HasSuffix(c.stderr.String(), want) {
+		t.Errorf("connect --map-origin, stderr:\n%s\nwant it to end with\n%s", c.stderr.String(), want)
+	}
+	r := pb("connections", "show", "fosite")
+	for _, want := range []string{"sent only to:    https://provider.example:443\n", "made through:    --map-origin " + pair + " (its credentials are a stand-in's)\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("connections show: no %q in\n%s", want, r.stdout)
+		}
+	}
+	if r := pb("connections", "show", "fosite", "--json"); !strings.Contains(r.stdout, `"stand_ins": [
+    "`+pair+`"
+  ],`) {
+		t.Errorf("connections show --json: no stand_ins in\n%s", r.stdout)
 	}
 
-	r := pb("run", dir, "me", "--connection", "fosite", "--map-origin", mapping, "--trace")
+	r = pb("run", dir, "me", "--connection", "fosite", "--map-origin", mapping, "--trace")
 	var me oauthtest.Me
 	if err := json.Unmarshal([]byte(r.stdout), &me); err != nil || r.code != 0 || me.ID != oauthtest.User {
 		t.Fatalf("run --map-origin = %d %q (%v), stderr:\n%s", r.code, r.stdout, err, r.stderr)
@@ -129,11 +148,12 @@ func TestMapOriginOAuth2(t *testing.T) {
 
 	before := stand.total()
 	r = pb("run", dir, "me", "--connection", "fosite")
-	if r.code != 1 || !strings.Contains(r.stderr, "GET https://provider.example"+oauthtest.APIPath+": ") {
+	warning := `warning: connection "fosite" was made through a stand-in (--map-origin ` + pair + `): without that mapping its requests go to https://provider.example:443, which did not issue its credentials` + "\n"
+	if r.code != 1 || !strings.HasPrefix(r.stderr, warning) || !strings.Contains(r.stderr, "GET https://provider.example"+oauthtest.APIPath+": ") {
 		t.Errorf("run without --map-origin = %d, stderr:\n%s\nwant 1, the request to provider.example failed", r.code, r.stderr)
 	}
-	if r := pb("connections", "test", "fosite", "--app", dir); r.code != 1 {
-		t.Errorf("connections test without --map-origin = %d, want 1", r.code)
+	if r := pb("connections", "test", "fosite", "--app", dir); r.code != 1 || !strings.HasPrefix(r.stderr, warning) {
+		t.Errorf("connections test without --map-origin = %d, stderr:\n%s\nwant 1 and the warning", r.code, r.stderr)
 	}
 	if n := stand.total(); n != before {
 		t.Errorf("without --map-origin the stand-in got %d requests, want none", n-before)
@@ -196,7 +216,7 @@ func TestMapOriginAPIKey(t *testing.T) {
 		t.Errorf("run --map-origin --trace: the hop (input, output) and the final URL at the app's origin %d times, want 3:\n%s", n, r.stderr)
 	}
 	noSecret(t, r, apiKey)
-	if stand.keys["/eu/list"] != apiKey {
+	if stand.key("/eu/list") != apiKey {
 		t.Errorf("the redirect within the stand-in went without the key")
 	}
 
@@ -247,5 +267,30 @@ func TestMapOriginFlagErrors(t *testing.T) {
 				t.Errorf("patchbay %s = %d, stderr:\n%s\nwant %d and first line\n%s", strings.Join(tt.args, " "), r.code, r.stderr, exitUsage, tt.want)
 			}
 		})
+	}
+}
+
+// TestMapOriginWarnings: a connection made with the provider (here keyAPI), used with a mapping
+// of its origin, says that its credentials go to the stand-in, and the stand-in receives them.
+func TestMapOriginWarnings(t *testing.T) {
+	noMasterKey(t)
+	a, _ := keyAPI(t)
+	stand := newStandIn(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"items":[]}`))
+	}))
+	dir := keyApp(t, a.URL)
+	data := t.TempDir()
+	if r := cli(t, nil, "", "--data", data, "connect", dir, "--param", "region=eu", "--field", "api_key="+apiKey); r.code != 0 {
+		t.Fatalf("connect = %d %q", r.code, r.stderr)
+	}
+	if r := cli(t, nil, "", "--data", data, "connections", "show", "keyed"); strings.Contains(r.stdout, "made through") {
+		t.Errorf("connections show of a connection made without a stand-in:\n%s", r.stdout)
+	}
+	pair := origin(t, a.URL) + "=" + stand.URL
+	r := cli(t, nil, "", "--data", data, "run", dir, "items", "--connection", "keyed", "--map-origin", a.URL+"="+stand.URL)
+	want := `warning: connection "keyed" was not made through --map-origin ` + pair + `: its credentials go to ` + stand.URL + "\n"
+	if r.code != 0 || !strings.Contains(r.stderr, want) || stand.key("/eu/items") != apiKey {
+		t.Errorf("run --map-origin with a provider's connection = %d, stderr:\n%s\nwant 0 and\n%s", r.code, r.stderr, want)
 	}
 }

@@ -40,7 +40,7 @@ func (e *env) netFlags(fs *flag.FlagSet) {
 		e.net.allow, e.net.allowSet = append(e.net.allow, n), true
 		return nil
 	})
-	fs.Func("map-origin", "send the requests to one origin to another instead, such as a test server standing in for the provider: `FROM=TO`, each scheme://host[:port]; credentials stay bound to FROM (repeatable)", e.net.origins.set)
+	fs.Func("map-origin", "send the requests to one origin to another instead, such as a test server standing in for the provider: `FROM=TO`, each scheme://host[:port]; the credentials bound to FROM go to TO (repeatable)", e.net.origins.set)
 }
 
 // resolve builds the client of the command's requests from the flags and, where a flag was not

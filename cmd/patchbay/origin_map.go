@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
+	"github.com/patchbay/patchbay/connections"
 	"github.com/patchbay/patchbay/engine"
 )
 
@@ -82,7 +85,7 @@ func (m *originMap) mapURL(s string) (string, bool) {
 // the provider's.
 func (m *originMap) announce(w io.Writer) {
 	for _, f := range m.from {
-		fmt.Fprintf(w, "note: --map-origin: requests to %s go to %s instead; credentials stay bound to %s\n", f, engine.Origin(m.to[f]), f)
+		fmt.Fprintf(w, "note: --map-origin: requests to %s go to %s instead, with the credentials bound to %s\n", f, engine.Origin(m.to[f]), f)
 	}
 }
 
@@ -121,4 +124,48 @@ func (t *mapTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Header.Set("Location", loc.String())
 	}
 	return resp, nil
+}
+
+// pairs returns the mappings of the origins among bound (a connection's), as FROM=TO.
+func (m *originMap) pairs(bound []string) []string {
+	var out []string
+	for _, f := range m.from {
+		if slices.Contains(bound, f) {
+			out = append(out, f+"="+engine.Origin(m.to[f]))
+		}
+	}
+	return out
+}
+
+// markStandIns records in rec, connected just now, the mappings it was made through, so that
+// connections show and the commands that use it say so.
+func (e *env) markStandIns(ctx context.Context, st connections.Store, rec *connections.Record) error {
+	pairs := e.net.origins.pairs(rec.Origins)
+	if slices.Equal(pairs, rec.StandIns) {
+		return nil
+	}
+	rec.StandIns = pairs
+	if err := st.UpdateConnection(ctx, rec); err != nil {
+		return fmt.Errorf("record the stand-ins of connection %q: %w", rec.Name, err)
+	}
+	return nil
+}
+
+// warnStandIns warns when the command's mappings are not those rec was made through: without
+// them a stand-in's credentials go to the provider, and with others the provider's (or
+// another stand-in's) credentials go to the stand-in.
+func (e *env) warnStandIns(rec *connections.Record) {
+	now := e.net.origins.pairs(rec.Origins)
+	for _, p := range rec.StandIns {
+		if !slices.Contains(now, p) {
+			from, _, _ := strings.Cut(p, "=")
+			fmt.Fprintf(e.stderr, "warning: connection %q was made through a stand-in (--map-origin %s): without that mapping its requests go to %s, which did not issue its credentials\n", rec.Name, p, from)
+		}
+	}
+	for _, p := range now {
+		if !slices.Contains(rec.StandIns, p) {
+			_, to, _ := strings.Cut(p, "=")
+			fmt.Fprintf(e.stderr, "warning: connection %q was not made through --map-origin %s: its credentials go to %s\n", rec.Name, p, to)
+		}
+	}
 }
