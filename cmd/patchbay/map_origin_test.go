@@ -251,7 +251,7 @@ func TestMapOriginFlagErrors(t *testing.T) {
 		args []string
 		want string // the first line of stderr
 	}{
-		{[]string{"run", dir, "list", "--map-origin", "https://a.example"}, `patchbay run: invalid value "https://a.example" for flag -map-origin: want ORIGIN=ORIGIN, such as https://api.example.com=http://127.0.0.1:8080, found "https://a.example"`},
+		{[]string{"run", dir, "list", "--map-origin", "https://a.example"}, `patchbay run: invalid value "https://a.example" for flag -map-origin: want FROM=TO, two origins, such as https://api.example.com=http://127.0.0.1:8080`},
 		{[]string{"run", dir, "list", "--map-origin", "https://a.example/v1=http://127.0.0.1:1"}, `patchbay run: invalid value "https://a.example/v1=http://127.0.0.1:1" for flag -map-origin: https://a.example with a user, path or query is not an origin: want scheme://host[:port] alone`},
 		{[]string{"connect", dir, "--map-origin", "https://a.example=ftp://127.0.0.1"}, `patchbay connect: invalid value "https://a.example=ftp://127.0.0.1" for flag -map-origin: "ftp://127.0.0.1" is not an origin: want scheme://host[:port], such as https://api.example.com`},
 		{[]string{"connections", "test", "x", "--app", dir, "--map-origin", "https://a.example=https://a.example:443"}, `patchbay connections: invalid value "https://a.example=https://a.example:443" for flag -map-origin: https://a.example:443 is mapped to itself`},
@@ -292,5 +292,70 @@ func TestMapOriginWarnings(t *testing.T) {
 	want := `warning: connection "keyed" was not made through --map-origin ` + pair + `: its credentials go to ` + stand.URL + "\n"
 	if r.code != 0 || !strings.Contains(r.stderr, want) || stand.key("/eu/items") != apiKey {
 		t.Errorf("run --map-origin with a provider's connection = %d, stderr:\n%s\nwant 0 and\n%s", r.code, r.stderr, want)
+	}
+}
+
+// roundTripFunc is a RoundTripper of a function: it shows the request a transport passes on.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestMapTransport: the request passed on has the mapped scheme and host (a default port as
+// given: none in the Host header) and keeps its path and query; the response's Request is the
+// request as given; a Location at the stand-in is written at the origin it stands in for, one
+// elsewhere is left alone; an origin not mapped goes as it is.
+func TestMapTransport(t *testing.T) {
+	var m originMap
+	for _, s := range []string{"https://api.example.com=http://127.0.0.1:8080", "https://login.example.com=HTTPS://stand.example"} {
+		if err := m.set(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		url, location     string
+		wantSent, wantLoc string
+		wantHost          string
+	}{
+		{"https://api.example.com/v1/x?q=1", "http://127.0.0.1:8080/v1/y?q=2", "http://127.0.0.1:8080/v1/x?q=1", "https://api.example.com/v1/y?q=2", "127.0.0.1:8080"},
+		{"https://login.example.com:443/token", "https://other.example/z", "https://stand.example/token", "https://other.example/z", "stand.example"},
+		{"https://other.example/a", "/b", "https://other.example/a", "/b", "other.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			var sent *http.Request
+			rt := m.transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				sent = r
+				return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {tt.location}}, Request: r}, nil
+			}))
+			req, _ := http.NewRequest(http.MethodGet, tt.url, nil)
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			host := sent.Host
+			if host == "" {
+				host = sent.URL.Host
+			}
+			if sent.URL.String() != tt.wantSent || host != tt.wantHost {
+				t.Errorf("sent %s (Host %s), want %s (Host %s)", sent.URL, host, tt.wantSent, tt.wantHost)
+			}
+			if resp.Request != req || req.URL.String() != tt.url {
+				t.Errorf("response's Request = %s, want the request as given, unchanged: %s", resp.Request.URL, tt.url)
+			}
+			if got := resp.Header.Get("Location"); got != tt.wantLoc {
+				t.Errorf("Location = %s, want %s", got, tt.wantLoc)
+			}
+		})
+	}
+	for in, want := range map[string]string{
+		"https://api.example.com/v1?key=[redacted]": "http://127.0.0.1:8080/v1?key=[redacted]",
+		"https://API.example.com":                   "http://127.0.0.1:8080",
+		"https://api.example.com#top":               "http://127.0.0.1:8080#top",
+		"https://other.example/v1":                  "",
+	} {
+		got, mapped := m.mapURL(in)
+		if want == "" && (mapped || got != in) || want != "" && got != want {
+			t.Errorf("mapURL(%q) = %q, %v, want %q", in, got, mapped, want)
+		}
 	}
 }

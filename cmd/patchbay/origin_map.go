@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,18 +17,17 @@ import (
 // originMap is --map-origin: requests to an origin of the app go to another origin (a test
 // server standing in for the provider). It rewrites requests where they are sent, below the
 // credentials and the redirect policy, which see the app's own origins: a connection made
-// through a stand-in is bound to the app's origins, and its credentials go nowhere they would
-// not go without the mapping.
+// through a stand-in is bound to the app's origins, and a redirect is judged there.
 type originMap struct {
 	from []string            // the mapped origins, in the order given, as engine.Origin writes them
-	to   map[string]*url.URL // from → the origin requests go to instead (scheme and host only)
+	to   map[string]*url.URL // from → the origin requests go to instead: scheme and host, as given
 }
 
 // set adds one mapping, FROM=TO: both origins (scheme://host[:port]).
 func (m *originMap) set(s string) error {
 	from, to, ok := strings.Cut(s, "=")
 	if !ok {
-		return fmt.Errorf("want ORIGIN=ORIGIN, such as https://api.example.com=http://127.0.0.1:8080, found %q", s)
+		return errors.New("want FROM=TO, two origins, such as https://api.example.com=http://127.0.0.1:8080")
 	}
 	f, err := engine.ParseOrigin(from)
 	if err != nil {
@@ -46,9 +46,9 @@ func (m *originMap) set(s string) error {
 	if old, ok := m.to[f]; ok {
 		return fmt.Errorf("%s is mapped twice, to %s and to %s", f, engine.Origin(old), t)
 	}
-	u, _ := url.Parse(t) // ParseOrigin wrote it
+	u, _ := url.Parse(to) // ParseOrigin parsed it; its port as given, so a Host header has none by default
 	m.from = append(m.from, f)
-	m.to[f] = u
+	m.to[f] = &url.URL{Scheme: strings.ToLower(u.Scheme), Host: u.Host}
 	return nil
 }
 
