@@ -29,6 +29,7 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./flows
 	$(GO) test -run '^$$' -fuzz '^FuzzTemplate$$' -fuzztime $(FUZZTIME) ./flows
+	$(GO) test -run '^$$' -fuzz '^FuzzApp$$' -fuzztime $(FUZZTIME) ./blocks
 
 clean:
 	rm -rf bin

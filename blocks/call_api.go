@@ -26,7 +26,7 @@ const UserAgent = "patchbay/0.1.0"
 // Methods are the HTTP methods call_api sends.
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-var callAPIFields = []string{"method", "path", "url", "query", "headers", "json", "form", "body", "content_type", "timeout", "accept", "parse"}
+var callAPIFields = []string{"method", "path", "url", "query", "headers", "json", "form", "body", "content_type", "timeout", "accept", "parse", "follow_redirects"}
 
 // CallAPI sends one HTTP request with the run's connection and outputs the response:
 //
@@ -37,10 +37,18 @@ var callAPIFields = []string{"method", "path", "url", "query", "headers", "json"
 //	                    tree ({root: {"@attr": .., child: .., "#text": ..}}), text as a string,
 //	                    anything else a string when UTF-8 and base64 otherwise
 //	steps.<id>.url      the URL of the final response (after redirects)
+//	steps.<id>.redirects the redirects followed, [{status, url}], only when there were some
 //
 // A status that accept does not list fails the step with an *engine.HTTPError; a body larger
 // than the run's MaxResponseBytes with an *engine.LimitError. When the connection asks for it
 // after a response (a 401: its token went stale), the request is sent once more, freshly signed.
+//
+// follow_redirects says which redirects are followed: same_origin (those within the origin,
+// scheme, host and port, of the request), any, or none (the 3xx response is the response). The
+// default is same_origin for a credentialed request (the run has a connection, or the URL, a
+// header or the body holds a secret) and any otherwise. The connection's credentials go only to
+// the request's own origin: they are added to each hop there, never to a hop elsewhere. No hop
+// sends a Referer, and a hop to another origin loses the step's headers that hold a secret.
 type CallAPI struct {
 	method      string // upper case; "" when methodV is a template
 	methodV     *flows.Value
@@ -60,6 +68,7 @@ type CallAPI struct {
 	acceptV     *flows.Value
 	parse       string // "" when parseV is a template
 	parseV      *flows.Value
+	follow      string // follow_redirects; "" for the default
 }
 
 var _ engine.Block = (*CallAPI)(nil)
@@ -171,6 +180,9 @@ func compileCallAPI(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 		if h, err := makeHeader(b.headers.ConstValue(), b.constContentType()); err == nil {
 			b.header, b.headerTrace = h, valuesMap(h)
 		}
+	}
+	if fl, ok := f["follow_redirects"]; ok {
+		b.follow = compileFollow(c, fl.Value)
 	}
 	if fl, ok := f["parse"]; ok {
 		p := flows.String(file, fl.Value, errs, "parse")
@@ -330,6 +342,8 @@ type request struct {
 	timeout time.Duration
 	accept  []statusRange
 	parse   string
+	follow  string
+	trace   map[string]any // the step's input for the trace
 }
 
 // Run evaluates the request, sends it and reads the response.
@@ -340,11 +354,12 @@ func (b *CallAPI) Run(ctx context.Context, st *engine.State) (any, error) {
 	}
 	conn := st.Conn()
 	client := st.HTTPClient()
-	resp, cancel, err := r.send(ctx, client, conn)
+	resp, x, cancel, err := r.send(ctx, client, conn, st.Redactor())
 	if err != nil {
 		return nil, err
 	}
-	if conn != nil {
+	// Only a response to a request that carried the credentials says they went stale.
+	if conn != nil && x.authorized {
 		again, err := conn.Retry(ctx, resp)
 		if err != nil {
 			discard(resp)
@@ -357,24 +372,31 @@ func (b *CallAPI) Run(ctx context.Context, st *engine.State) (any, error) {
 			// The one retry: its context is marked so the connection, seeing this response too,
 			// can tell that a fresh token was refused; it never asks for another retry.
 			rctx := engine.RetryContext(ctx)
-			if resp, cancel, err = r.send(rctx, client, conn); err != nil {
+			if resp, x, cancel, err = r.send(rctx, client, conn, st.Redactor()); err != nil {
 				return nil, err
 			}
-			if _, err := conn.Retry(rctx, resp); err != nil {
-				discard(resp)
-				cancel()
-				return nil, fmt.Errorf("%s %s: %s: %w", r.method, r.rurl, resp.Status, err)
+			if x.authorized {
+				if _, err := conn.Retry(rctx, resp); err != nil {
+					discard(resp)
+					cancel()
+					return nil, fmt.Errorf("%s %s: %s: %w", r.method, r.rurl, resp.Status, err)
+				}
 			}
 		}
 	}
 	defer cancel()
 	defer resp.Body.Close()
-	return r.response(st, resp)
+	if len(x.hops) > 0 {
+		r.trace["redirects"] = x.hops // the trace shows each hop, also when the status fails the step
+		st.Input(r.trace)
+	}
+	return r.response(st, resp, x.hops)
 }
 
-// send sends the request once, bounded by its timeout; the caller calls cancel once it has read
-// the body. The body is built afresh from r.body each time, so a retry sends the same bytes.
-func (r *request) send(ctx context.Context, client *http.Client, conn engine.Conn) (*http.Response, context.CancelFunc, error) {
+// send sends the request once, bounded by its timeout, with the redirects its policy follows;
+// the caller calls cancel once it has read the body. The body is built afresh from r.body each
+// time, so a retry sends the same bytes.
+func (r *request) send(ctx context.Context, client *http.Client, conn engine.Conn, red *engine.Redactor) (*http.Response, *exchange, context.CancelFunc, error) {
 	cancel := context.CancelFunc(func() {})
 	parent := ctx
 	if r.timeout > 0 {
@@ -392,29 +414,21 @@ func (r *request) send(ctx context.Context, client *http.Client, conn engine.Con
 		}
 	}
 	req.Header = r.header
-	if conn != nil || client.Jar != nil {
-		// Authorize and the cookie jar add to the header, which may be the block's own (read
-		// only), and a retry starts from the original.
+	if client.Jar != nil {
+		// The cookie jar adds to the header, which may be the block's own (read only).
 		req.Header = r.header.Clone()
 	}
-	if conn != nil {
-		u := *r.req.URL // Authorize may add to the query; a retry starts from the original
-		req.URL = &u
-		if err := conn.Authorize(ctx, req); err != nil {
-			cancel()
-			return nil, nil, fmt.Errorf("%s %s: authorize: %w", r.method, r.rurl, err)
-		}
-	}
-	resp, err := client.Do(req)
+	hc, x := r.client(client, conn, red)
+	resp, err := hc.Do(req)
 	if err != nil {
 		err = unwrapURLError(err)
 		if ctx.Err() != nil && parent.Err() == nil {
 			err = fmt.Errorf("timed out after %s: %w", r.timeout, err)
 		}
 		cancel()
-		return nil, nil, fmt.Errorf("%s %s: %w", r.method, r.rurl, err)
+		return nil, nil, nil, fmt.Errorf("%s %s: %w", r.method, r.rurl, err)
 	}
-	return resp, cancel, nil
+	return resp, x, cancel, nil
 }
 
 // unwrapURLError drops *url.Error's wrapping, whose message holds the URL unredacted; what it
@@ -428,7 +442,7 @@ func unwrapURLError(err error) error {
 }
 
 // response reads and checks a response and makes the step's output.
-func (r *request) response(st *engine.State, resp *http.Response) (any, error) {
+func (r *request) response(st *engine.State, resp *http.Response, hops []any) (any, error) {
 	if !accepts(r.accept, resp.StatusCode) {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 4*engine.BodyExcerpt))
 		discard(resp)
@@ -453,12 +467,16 @@ func (r *request) response(st *engine.State, resp *http.Response) (any, error) {
 			return nil, fmt.Errorf("%s %s: %s: %w: %s", r.method, r.rurl, resp.Status, err, excerpt(st.Redactor(), data))
 		}
 	}
-	return map[string]any{
+	out := map[string]any{
 		"status":  resp.StatusCode,
 		"headers": responseHeaders(resp.Header),
 		"body":    body,
 		"url":     r.finalURL(resp),
-	}, nil
+	}
+	if len(hops) > 0 {
+		out["redirects"] = hops
+	}
+	return out, nil
 }
 
 // finalURL is the URL of the response: the one sent unless the client followed a redirect or
@@ -529,7 +547,7 @@ func excerpt(red *engine.Redactor, data []byte) string {
 
 // request evaluates the templates of the block into a request and records it for the trace.
 func (b *CallAPI) request(st *engine.State) (*request, error) {
-	r := &request{method: b.method, timeout: b.timeout, accept: b.accept, parse: b.parse}
+	r := &request{method: b.method, timeout: b.timeout, accept: b.accept, parse: b.parse, follow: b.follow}
 	var err error
 	if b.methodV != nil {
 		m, err := st.EvalString(b.methodV)
@@ -608,7 +626,8 @@ func (b *CallAPI) request(st *engine.State) (*request, error) {
 	if err := b.evalOptions(st, r); err != nil {
 		return nil, err
 	}
-	st.Input(map[string]any{"method": r.method, "url": r.rurl, "headers": headerTrace, "query": query, "body": bodyVal})
+	r.trace = map[string]any{"method": r.method, "url": r.rurl, "headers": headerTrace, "query": query, "body": bodyVal}
+	st.Input(r.trace)
 	return r, nil
 }
 

@@ -63,13 +63,14 @@ flows:
 `
 }
 
-// capiRun loads src and runs main with opts; errText has the folder removed.
+// capiRun loads src and runs main with opts and a trace; errText has the folder removed.
 func capiRun(t *testing.T, base, src string, opts engine.Options) (res *engine.Result, errText string) {
 	t.Helper()
 	prog, lerr := capiLoad(t, base, src)
 	if lerr != "" {
 		t.Fatalf("load: %s", lerr)
 	}
+	opts.Trace = true
 	res, err := prog.Run(context.Background(), "main", opts)
 	return res, capiRel(prog, err)
 }
@@ -462,7 +463,7 @@ func TestCallAPIErrors(t *testing.T) {
 			if tc.prefix != "" {
 				src = strings.Replace(src, "      - id: x\n", "      - id: x\n"+tc.prefix, 1)
 			}
-			opts := engine.Options{Limits: engine.Limits{MaxResponseBytes: 100}}
+			opts := engine.Options{Limits: engine.Limits{MaxResponseBytes: 100}, Trace: true}
 			prog, lerr := capiLoad(t, ts.URL, src)
 			if lerr != "" {
 				t.Fatalf("load: %s", lerr)

@@ -31,7 +31,8 @@ const MaxConcurrency = 32
 // One at a time, the iterations share the flow's steps and vars, so vars accumulate (a running
 // total) and the steps that follow see the last iteration's steps. With concurrency above 1 each
 // iteration works on its own copy of steps and vars, which the rest of the flow does not see;
-// the first failing iteration stops the others and its error is the block's error.
+// the first failing iteration stops the others and its error is the block's error. The outputs so
+// far count toward the run's output limit while the loop runs.
 type Foreach struct {
 	items       *flows.Value
 	as, indexAs string
@@ -136,6 +137,9 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 			if outs[i], err = b.iterate(ctx, sub); err != nil {
 				return nil, err
 			}
+			if err := st.Hold(outs[i]); err != nil {
+				return nil, err
+			}
 		}
 		return outs, nil
 	}
@@ -152,8 +156,12 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 				return context.Cause(gctx)
 			}
 			out, err := b.iterate(gctx, sub)
+			sub.Release()
+			if err != nil {
+				return err
+			}
 			outs[i] = out
-			return err
+			return st.Hold(out)
 		})
 	}
 	if err := g.Wait(); err != nil {

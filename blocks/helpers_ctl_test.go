@@ -66,9 +66,11 @@ func (a *ctlApp) rel(err error) string {
 	return strings.ReplaceAll(err.Error(), a.dir+string(filepath.Separator), "")
 }
 
-// run runs flow and returns the result and the error's text ("" for none), folder removed.
+// run runs flow with a trace and returns the result and the error's text ("" for none), folder
+// removed.
 func (a *ctlApp) run(flow string, opts engine.Options) (*engine.Result, string) {
 	a.t.Helper()
+	opts.Trace = true
 	res, err := a.prog.Run(context.Background(), flow, opts)
 	return res, a.rel(err)
 }

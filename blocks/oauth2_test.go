@@ -21,14 +21,15 @@ func oaLoad(t testing.TB, tokenURL, src string) (*engine.Program, string) {
 	return loadYAML(t, strings.ReplaceAll(src, "TOKEN_URL", tokenURL))
 }
 
-// oaRun loads src, runs its flow main with input and returns the result, the error's text with
-// the folder removed, and the error.
+// oaRun loads src, runs its flow main with opts and a trace, and returns the result, the error's
+// text with the folder removed, and the error.
 func oaRun(t *testing.T, tokenURL, src string, opts engine.Options) (*engine.Result, string, error) {
 	t.Helper()
 	prog, lerr := oaLoad(t, tokenURL, src)
 	if lerr != "" {
 		t.Fatalf("load: %s", lerr)
 	}
+	opts.Trace = true
 	res, err := prog.Run(context.Background(), "main", opts)
 	if err != nil {
 		return res, strings.ReplaceAll(err.Error(), prog.App.Dir+string(filepath.Separator), ""), err

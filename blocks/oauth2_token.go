@@ -219,9 +219,11 @@ func (b *OAuth2Token) Run(ctx context.Context, st *engine.State) (any, error) {
 		next = http.DefaultTransport
 	}
 	tr := &oauthTransport{next: next, get: r.method == http.MethodGet, limit: limit, shape: r.shape()}
-	client := *base
+	// The request carries the client secret, the code or the refresh token in its header, body
+	// or query, which a redirect would send again: it follows none to another origin.
+	client := engine.SameOriginClient(base)
 	client.Transport = tr
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, &client)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
 
 	tok, err := r.do(ctx, tr)
 	if re := tr.shape.providerError(tr.resp); re != nil {
@@ -394,6 +396,14 @@ func (r *oauthTokenRequest) do(ctx context.Context, tr *oauthTransport) (*oauth2
 // oauthMaxBody is the most of a token response read, as x/oauth2 reads.
 const oauthMaxBody = 1 << 20
 
+// byteSize is n bytes as a person says it: "1 MiB", else "1000 bytes".
+func byteSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // oauthTransport is the RoundTripper under x/oauth2's token requests. It keeps the raw
 // response, which x/oauth2 parses but does not show whole; it turns the POST x/oauth2 makes
 // into a GET with the form as query when get is set; and it adds extra to the form. One
@@ -434,12 +444,18 @@ func (t *oauthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, t.limit))
+	// One byte past the limit tells a body that is too large from one that fits: cut at the
+	// limit, a large token response would fail to parse as if the endpoint had sent half a token.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, t.limit+1))
 	resp.Body.Close()
 	if err != nil {
 		return nil, err
 	}
 	ctype, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if int64(len(body)) > t.limit {
+		t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, header: resp.Header, ctype: ctype}
+		return nil, &engine.LimitError{Limit: "response_bytes", Max: t.limit, What: "the token response is larger than " + byteSize(t.limit)}
+	}
 	t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, header: resp.Header, ctype: ctype, body: body, raw: body}
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		body = t.shape.lift(ctype, body)
@@ -502,6 +518,21 @@ func (e *oauthTokenError) Error() string { return "token request: " + e.msg }
 
 func (e *oauthTokenError) Unwrap() error { return e.err }
 
+// withoutQuery returns err with the query left out of the URL a *url.Error in it shows: with
+// method GET, the query holds the client secret, the code or the refresh token.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return ue.Err
+	}
+	u.RawQuery, u.User = "", nil
+	return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+}
+
 // oauthTokenErr turns an error of x/oauth2 into the step's error; resp is the last response
 // the endpoint sent, nil when none came.
 func oauthTokenErr(red *engine.Redactor, resp *oauthResponse, err error) error {
@@ -525,8 +556,12 @@ func oauthTokenErr(red *engine.Redactor, resp *oauthResponse, err error) error {
 		}
 		return &oauthTokenError{msg: red.String(msg), err: re}
 	}
+	if le := (*engine.LimitError)(nil); errors.As(err, &le) && resp != nil {
+		// Not x/oauth2's "unexpected end of JSON input": the endpoint's status and the limit.
+		return fmt.Errorf("token request: %s: %w", resp.status, le)
+	}
 	if resp == nil || resp.code < 200 || resp.code > 299 {
-		return fmt.Errorf("token request: %w", err)
+		return fmt.Errorf("token request: %w", withoutQuery(err))
 	}
 	if oauthIsHTML(resp.ctype, resp.body) {
 		return &oauthTokenError{msg: red.String(resp.status + ": not a token: " + oauthDescribeBody(resp.ctype, resp.body)), err: err}

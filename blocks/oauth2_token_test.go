@@ -347,6 +347,12 @@ func TestOAuth2TokenErrors(t *testing.T) {
 			want:    at + "token request: token response has no access_token (fields: expires_in, token_type)",
 		},
 		{
+			name:    "token response over 1 MiB",
+			body:    exchange,
+			respond: oaRespond(200, oaJSON, `{"access_token":"`+oaAccess+`","pad":"`+strings.Repeat("x", 1<<20)+`"}`),
+			want:    at + "token request: 200 OK: limit exceeded: the token response is larger than 1 MiB (at most 1048576 response_bytes)",
+		},
+		{
 			name:    "not JSON",
 			body:    exchange,
 			respond: oaRespond(200, oaJSON, `access_token: x`),

@@ -335,7 +335,7 @@ flows:
 			`app.yaml:18:9: step "again" (call_flow): limit exceeded: call_flow rec nested too deep (at most 8 depth)`,
 			strings.Repeat("again>rec.", 8) + "again=failed"},
 		{"output", engine.Limits{MaxOutputBytes: 1000},
-			`app.yaml:22:9: step "big" (set): limit exceeded: step outputs too large (at most 1000 output_bytes)`, "big=failed"},
+			`app.yaml:22:9: step "big" (set): limit exceeded: the values the run holds are too large (at most 1000 output_bytes)`, "big=failed"},
 		{"slow", engine.Limits{Timeout: time.Minute},
 			`app.yaml:26:9: step "nap" (wait): run timed out`, "nap=failed"},
 	}
@@ -661,7 +661,7 @@ flows:
         dag: {}
 `, dagType)
 	_, err := a.run("main", engine.Options{})
-	if want := `app.yaml:5:9: step "d" (dag): limit exceeded: step outputs too large (at most 67108864 output_bytes)`; err != want {
+	if want := `app.yaml:5:9: step "d" (dag): limit exceeded: the values the run holds are too large (at most 67108864 output_bytes)`; err != want {
 		t.Errorf("error:\n%s\nwant:\n%s", err, want)
 	}
 }

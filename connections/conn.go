@@ -21,7 +21,8 @@ type conn struct {
 	prog    *engine.Program
 	cfg     *flows.Connection
 	refresh *flows.Refresh
-	stored  bool // false while connecting: nothing to refresh or disconnect yet
+	stored  bool       // false while connecting: nothing to refresh or disconnect yet
+	reached *originSet // while connecting: where the test flow sent the credentials
 
 	mu    sync.Mutex
 	rec   *Record
@@ -38,12 +39,20 @@ func (m *Manager) Conn(ctx context.Context, prog *engine.Program, rec *Record) (
 	if err := c.load(ctx, rec); err != nil {
 		return nil, err
 	}
+	_, env, vault := c.current()
+	bound, err := m.bind(ctx, prog, rec, env, vault)
+	if err != nil {
+		return nil, err
+	}
+	c.set(bound, env, vault)
 	return c, nil
 }
 
-// memConn is the Conn of a connection being made, tested before it is stored.
-func (m *Manager) memConn(prog *engine.Program, rec *Record) engine.Conn {
+// memConn is the Conn of a connection being made, tested before it is stored; reached
+// collects the origins the test sends its credentials to.
+func (m *Manager) memConn(prog *engine.Program, rec *Record, reached *originSet) engine.Conn {
 	c := m.newConn(prog, rec)
+	c.reached = reached
 	if err := c.load(context.Background(), rec); err != nil {
 		return errConn{err}
 	}
@@ -94,6 +103,11 @@ func (c *conn) Authorize(ctx context.Context, req *http.Request) error {
 	rec, _, _ := c.current()
 	if rec.Status == StatusDisconnected {
 		return &DisconnectedError{Name: rec.Name, Reason: rec.Reason}
+	}
+	if c.reached != nil {
+		c.reached.add(engine.Origin(req.URL))
+	} else if err := c.m.checkOrigin(rec, req.URL); err != nil {
+		return err
 	}
 	if now := c.m.now(); c.refreshable() && refreshDue(rec.Creds.Token, now, c.refresh.BeforeExpiry) {
 		if _, err := c.refreshToken(ctx, rec.Creds.Token.AccessToken, false); err != nil {
@@ -172,14 +186,14 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 		}
 		return nil
 	}
-	tenv := templateEnv(env, c.prog.App, vault)
-	tenv[flows.NameToken] = c.token(rec)
+	tmpl := newTemplates(req.Context(), env, c.prog.App, vault)
+	tmpl.env[flows.NameToken] = c.token(rec)
 	if d := c.cfg.Request; d != nil {
 		for _, k := range sortedKeys(d.Headers) {
 			if req.Header.Get(k) != "" {
 				continue
 			}
-			v, err := d.Headers[k].EvalString(tenv, nil)
+			v, err := tmpl.evalString(d.Headers[k])
 			if err != nil {
 				return fmt.Errorf("connection request header %s: %w", k, err)
 			}
@@ -191,7 +205,7 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 				if q.Has(k) {
 					continue
 				}
-				v, err := d.Query[k].EvalString(tenv, nil)
+				v, err := tmpl.evalString(d.Query[k])
 				if err != nil {
 					return fmt.Errorf("connection request query %s: %w", k, err)
 				}
@@ -204,7 +218,7 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 	case c.cfg.Type == flows.ConnOAuth1:
 		return c.m.signOAuth1(req, c, rec, env)
 	case c.cfg.Inject != nil:
-		v, err := c.cfg.Inject.Value.EvalString(tenv, nil)
+		v, err := tmpl.evalString(c.cfg.Inject.Value)
 		if err != nil {
 			return fmt.Errorf("connection inject: %w", err)
 		}

@@ -134,7 +134,8 @@ type seenRequest struct {
 	Query        url.Values
 	Header       http.Header
 	Form         url.Values // a form body's fields
-	User, Pass   string     // HTTP basic auth
+	Body         string
+	User, Pass   string // HTTP basic auth
 }
 
 // reqRecorder keeps the requests of a plain httptest provider, each before its handler runs.
@@ -150,6 +151,7 @@ func (rc *reqRecorder) wrap(h http.HandlerFunc) http.HandlerFunc {
 		s.User, s.Pass, _ = r.BasicAuth()
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		s.Body = string(body)
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 			s.Form, _ = url.ParseQuery(string(body))
 		}

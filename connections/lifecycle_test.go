@@ -63,6 +63,9 @@ func newLifecycleApp(t *testing.T, connLines, extra string, cfg connections.Conf
 	cfg.Store = e.store
 	cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.Notifier = e.heard
+	// The body API is a server of its own, not at the origins of the app's URLs the connection
+	// is bound to: its origin is allowed, as run --allow-origin allows one.
+	cfg.AllowOrigins = append(cfg.AllowOrigins, engine.Origin(mustURL(t, e.api.URL)))
 	e.m = newManagerConfig(t, e.clock, cfg)
 	e.prog = loadApp(t, withConnection(oauth2App(e.srv, strings.ReplaceAll(extra, "API", e.api.URL)), connLines))
 	putClient(t, e.m, e.srv, "acme")

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay/engine"
@@ -39,6 +40,10 @@ type Config struct {
 	// (default 1m). The refresh's lease in the store lasts 30 s longer, which is how long a
 	// process killed in the middle of a refresh delays the next one.
 	RefreshTimeout time.Duration
+	// AllowOrigins are origins (scheme://host:port, as engine.Origin writes them) where every
+	// connection's credentials may go besides those it is bound to: the user's explicit word
+	// for one run (patchbay run --allow-origin).
+	AllowOrigins []string
 	// NoRefresh makes RunOptions give a Conn that puts the stored credentials on requests and
 	// nothing more: it never requests a token nor changes the stored connection. For runs whose
 	// responses are replayed from recordings: a token "refreshed" from one would be saved over
@@ -57,20 +62,26 @@ type Notifier interface {
 type Manager struct {
 	store    Store
 	client   *http.Client
+	private  *http.Client // client for the private flows: no redirect to another origin
 	log      *slog.Logger
 	now      func() time.Time
 	notifier Notifier
 	timeout  time.Duration
 	flight   singleflight.Group
-	frozen   bool // Config.NoRefresh
+	frozen   bool     // Config.NoRefresh
+	allow    []string // Config.AllowOrigins
+	bound    sync.Map // connection id -> origins bound at its first use (bind)
 }
 
 // NewManager returns a Manager.
 func NewManager(cfg Config) *Manager {
-	m := &Manager{store: cfg.Store, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, notifier: cfg.Notifier, timeout: cfg.RefreshTimeout, frozen: cfg.NoRefresh}
+	m := &Manager{store: cfg.Store, client: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, notifier: cfg.Notifier, timeout: cfg.RefreshTimeout, frozen: cfg.NoRefresh, allow: cfg.AllowOrigins}
 	if m.client == nil {
 		m.client = &http.Client{}
 	}
+	// A private flow's requests carry the client secret, a code or a token in their header,
+	// body or query, which a redirect would send again: they follow none to another origin.
+	m.private = engine.SameOriginClient(m.client)
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -269,15 +280,22 @@ func assumeLifetime(c *flows.Connection) time.Duration {
 	return c.Refresh.AssumeLifetime
 }
 
-// finish runs after_connect, tests a new connection, labels it and stores it.
+// finish runs after_connect, tests a new connection, binds it to the origins of its app and
+// of the requests those two made with the credentials, labels it and stores it.
 func (m *Manager) finish(ctx context.Context, prog *engine.Program, rec *Record) (*Record, error) {
-	if err := m.afterConnect(ctx, prog, rec); err != nil {
+	reached := &originSet{}
+	if err := m.afterConnect(ctx, prog, rec, reached); err != nil {
 		return nil, err
 	}
-	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec))
+	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec, reached))
 	if err != nil {
 		return nil, fmt.Errorf("connection test failed, nothing was stored: %w", err)
 	}
+	env, _, vault, err := m.env(ctx, prog, rec)
+	if err != nil {
+		return nil, err
+	}
+	rec.Origins = reached.union(appOrigins(ctx, prog, env, vault))
 	if tested {
 		rec.LastTest = &TestResult{At: m.now(), OK: true}
 	}
@@ -340,9 +358,9 @@ func (m *Manager) label(ctx context.Context, prog *engine.Program, rec *Record, 
 		secrets = append(secrets, flows.Stringify(v))
 	}
 	red := engine.NewRedactor(secrets...)
-	tenv := templateEnv(env, prog.App, vault)
-	tenv[flows.NameTest] = map[string]any{"output": testOut}
-	s, err := c.Label.EvalString(tenv, nil)
+	tmpl := newTemplates(ctx, env, prog.App, vault)
+	tmpl.env[flows.NameTest] = map[string]any{"output": testOut}
+	s, err := tmpl.evalString(c.Label)
 	if err != nil || s == "" {
 		var msg string
 		if err != nil {
@@ -531,6 +549,9 @@ func (m *Manager) RunOptions(ctx context.Context, prog *engine.Program, rec *Rec
 	if err != nil {
 		return engine.Options{}, err
 	}
+	if rec, err = m.bind(ctx, prog, rec, env, vault); err != nil {
+		return engine.Options{}, err
+	}
 	// The Conn starts from the values just built: reading the vault and the client twice per
 	// run doubled what a run with a connection costs.
 	conn := m.newConn(prog, rec)
@@ -538,6 +559,29 @@ func (m *Manager) RunOptions(ctx context.Context, prog *engine.Program, rec *Rec
 	conn.set(rec, env, vault)
 	red := engine.NewRedactor(append(secrets, vaultValues(vault)...)...)
 	return engine.Options{Conn: conn, Connection: env, Vault: vault, Secrets: secrets, Redactor: red, HTTPClient: m.client, Logger: m.log}, nil
+}
+
+// WorkspaceOptions returns the options for running a flow of prog in workspace without a
+// connection: the vault (the app's secrets over the workspace's) and a redactor for it.
+func (m *Manager) WorkspaceOptions(ctx context.Context, workspace string, prog *engine.Program) (engine.Options, error) {
+	vault, err := m.vault(ctx, workspace, prog.App.Key)
+	if err != nil {
+		return engine.Options{}, err
+	}
+	return engine.Options{Vault: vault, Redactor: engine.NewRedactor(vaultValues(vault)...), HTTPClient: m.client, Logger: m.log}, nil
+}
+
+// vault returns the secrets app sees in workspace as the template value vault.
+func (m *Manager) vault(ctx context.Context, workspace, app string) (map[string]any, error) {
+	sv, err := m.store.Vault(ctx, workspace, app)
+	if err != nil {
+		return nil, fmt.Errorf("read vault: %w", err)
+	}
+	vault := make(map[string]any, len(sv))
+	for k, v := range sv {
+		vault[k] = v.Reveal()
+	}
+	return vault, nil
 }
 
 // runPrivate runs one of the app's private flows for rec. input is what the runtime offers the
@@ -562,7 +606,7 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 	if conn == nil && flow != "authorize" {
 		// A flow that requests tokens: the request headers go on its requests when the app
 		// says so (request.token_requests).
-		h, err := tokenRequestHeaders(prog.App.Connection, templateEnv(env, prog.App, vault))
+		h, err := tokenRequestHeaders(prog.App.Connection, newTemplates(ctx, env, prog.App, vault))
 		if err != nil {
 			return nil, err
 		}
@@ -577,7 +621,7 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 		}
 	}
 	res, err := prog.Run(ctx, flow, engine.Options{
-		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.client, Logger: m.log,
+		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.privateClient(rec), Logger: m.log,
 	})
 	if err != nil {
 		return nil, err
@@ -585,12 +629,21 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 	return res.Output, nil
 }
 
-// templateEnv is the environment of the connection's own templates (URLs, inject, request
-// defaults, label), with a memory budget as a run's templates have: an app's template cannot
-// build more than flows.MaxTemplateBytes here either.
-func templateEnv(conn map[string]any, app *flows.App, vault map[string]any) map[string]any {
-	return map[string]any{"connection": conn, "app": appEnv(app), "vault": vault, "input": nil, flows.BudgetName: new(flows.Budget)}
+// connTemplates evaluates the connection's own templates (URLs, inject, request defaults, label) as
+// a run's are: with the memory budget, and stopping at the caller's deadline.
+type connTemplates struct {
+	ev  *flows.Evaluator
+	env map[string]any
 }
+
+func newTemplates(ctx context.Context, conn map[string]any, app *flows.App, vault map[string]any) connTemplates {
+	env := map[string]any{"connection": conn, "app": appEnv(app), "vault": vault, "input": nil}
+	return connTemplates{ev: flows.NewEvaluator(ctx), env: env}
+}
+
+func (t connTemplates) eval(v *flows.Value) (any, error) { return t.ev.Eval(v, t.env) }
+
+func (t connTemplates) evalString(v *flows.Value) (string, error) { return t.ev.EvalString(v, t.env) }
 
 // vaultValues lists a vault's values, for redaction.
 func vaultValues(vault map[string]any) []string {
@@ -645,13 +698,9 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 			env["extra"] = t.Extra
 		}
 	}
-	vault := map[string]any{}
-	sv, err := m.store.Vault(ctx, rec.Workspace, app.Key)
+	vault, err := m.vault(ctx, rec.Workspace, app.Key)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read vault: %w", err)
-	}
-	for k, v := range sv {
-		vault[k] = v.Reveal()
+		return nil, nil, nil, err
 	}
 	if c == nil {
 		return env, secrets, vault, nil
@@ -684,7 +733,7 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 	env["scope_separator"] = c.ScopeSeparator
 	env["client_auth"] = c.ClientAuth
 	env["token_method"] = c.TokenMethod
-	tenv := templateEnv(env, app, vault)
+	tmpl := newTemplates(ctx, env, app, vault)
 	for key, v := range map[string]*flows.Value{
 		"authorize_url": c.AuthorizeURL, "token_url": c.TokenURL, "revoke_url": c.RevokeURL,
 		"request_token_url": c.RequestTokenURL, "access_token_url": c.AccessTokenURL,
@@ -692,13 +741,13 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 		if v == nil {
 			continue
 		}
-		s, err := v.EvalString(tenv, nil)
+		s, err := tmpl.evalString(v)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("connection %s: %w", key, err)
 		}
 		env[key] = s
 	}
-	if err := tokenShapeEnv(env, c, tenv); err != nil {
+	if err := tokenShapeEnv(env, c, tmpl); err != nil {
 		return nil, nil, nil, err
 	}
 	return env, secrets, vault, nil

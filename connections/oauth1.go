@@ -173,13 +173,13 @@ func oauth1Config(env map[string]any, callback string, hc *http.Client) *oauth1.
 // response's status and body, for a bounded, redacted error and for Token.Extra.
 type oauth1Exchange struct {
 	ctx  context.Context
-	hc   *http.Client // the manager's
+	hc   *http.Client // the manager's, for private flows
 	resp *http.Response
 	body []byte
 }
 
 func (m *Manager) newOAuth1Exchange(ctx context.Context) *oauth1Exchange {
-	return &oauth1Exchange{ctx: ctx, hc: m.client}
+	return &oauth1Exchange{ctx: ctx, hc: m.private}
 }
 
 // client returns the HTTP client to give dghubble/oauth1.

@@ -605,6 +605,7 @@ func TestOAuth1Connect(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RunOptions: %v", err)
 	}
+	opts.Trace = true
 	res, err := e.prog.Run(ctx, "sync", opts)
 	if err != nil {
 		t.Fatalf("run sync: %v", err)

@@ -81,7 +81,17 @@ type Record struct {
 	Params    map[string]string // integration parameters: not secret
 	Creds     Credentials       // encrypted at rest
 	// Client names the auth client the connection was made with ("" for none).
-	Client       string
+	Client string
+	// Origins are where the credentials may be sent: the origins (scheme://host:port) of the
+	// app's base URL and connection URLs when it was connected, and of the requests its test
+	// sent the credentials to then. Nil for a connection stored
+	// before patchbay recorded them, until its first use binds it. Stores keep them sealed
+	// with Creds, so that one who can write the database but lacks the key cannot move them.
+	Origins []string
+	// StandIns are the origin mappings (FROM=TO, patchbay --map-origin) the connection was
+	// made through: its credentials are a test server's standing in for the app's provider.
+	// Stores keep them sealed with Origins.
+	StandIns     []string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	LastTest     *TestResult

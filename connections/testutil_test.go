@@ -241,13 +241,14 @@ func connectOAuth2(t testing.TB, m *connections.Manager, prog *engine.Program, s
 }
 
 // runFlow runs flow of prog with the connection rec, as a run does: options from
-// Manager.RunOptions, then Program.Run.
+// Manager.RunOptions, then Program.Run, with a trace.
 func runFlow(ctx context.Context, m *connections.Manager, prog *engine.Program, rec *connections.Record, flow string, input map[string]any) (*engine.Result, error) {
 	opts, err := m.RunOptions(ctx, prog, rec)
 	if err != nil {
 		return nil, err
 	}
 	opts.Input = input
+	opts.Trace = true
 	return prog.Run(ctx, flow, opts)
 }
 

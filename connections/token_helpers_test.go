@@ -560,7 +560,7 @@ func (e *tkEnv) record(t *testing.T) *connections.Record {
 	return rec
 }
 
-// run runs flow with the stored connection "work", as a run of an automation would.
+// run runs flow with the stored connection "work", as a run of an automation would, with a trace.
 func (e *tkEnv) run(ctx context.Context, flow string) (*engine.Result, error) {
 	rec, err := e.store.Connection(ctx, connections.DefaultWorkspace, "work")
 	if err != nil {
@@ -570,6 +570,7 @@ func (e *tkEnv) run(ctx context.Context, flow string) (*engine.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.Trace = true
 	return e.prog.Run(ctx, flow, opts)
 }
 

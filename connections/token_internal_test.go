@@ -1,6 +1,7 @@
 package connections
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ func TestConnectionTemplatesHaveBudget(t *testing.T) {
 	if err := errs.Err(); err != nil {
 		t.Fatal(err)
 	}
-	_, err := v.Eval(templateEnv(map[string]any{}, &flows.App{Key: "a"}, map[string]any{}), nil)
+	_, err := newTemplates(context.Background(), map[string]any{}, &flows.App{Key: "a"}, map[string]any{}).eval(v)
 	if err == nil || !strings.Contains(err.Error(), "memory budget exceeded") {
 		t.Errorf("Eval = %v, want a memory budget error", err)
 	}

@@ -11,11 +11,11 @@ import (
 )
 
 // evalParams evaluates a mapping of templates of the connection (authorize_params,
-// token_params, refresh_params, token_headers) over tenv.
-func evalParams(key string, params map[string]*flows.Value, tenv map[string]any) (map[string]any, error) {
+// token_params, refresh_params, token_headers).
+func evalParams(key string, params map[string]*flows.Value, tmpl connTemplates) (map[string]any, error) {
 	out := make(map[string]any, len(params))
 	for k, v := range params {
-		x, err := v.Eval(tenv, nil)
+		x, err := tmpl.eval(v)
 		if err != nil {
 			return nil, fmt.Errorf("connection %s.%s: %w", key, k, err)
 		}
@@ -27,19 +27,19 @@ func evalParams(key string, params map[string]*flows.Value, tenv map[string]any)
 // tokenShapeEnv puts the settings that shape the token requests of the built-in oauth2 flows
 // into env, the template value connection: the token request's extra parameters and headers,
 // the refresh's URL, method and parameters, where the answer holds the token, its error and
-// the values to keep, and the names of the client id and the code. tenv is env's environment.
-func tokenShapeEnv(env map[string]any, c *flows.Connection, tenv map[string]any) error {
+// the values to keep, and the names of the client id and the code. tmpl evaluates over env.
+func tokenShapeEnv(env map[string]any, c *flows.Connection, tmpl connTemplates) error {
 	for key, params := range map[string]map[string]*flows.Value{
 		"authorize_params": c.AuthorizeParams, "token_params": c.TokenParams,
 		"refresh_params": c.RefreshParams, "token_headers": c.TokenHeaders,
 	} {
-		m, err := evalParams(key, params, tenv)
+		m, err := evalParams(key, params, tmpl)
 		if err != nil {
 			return err
 		}
 		env[key] = m
 	}
-	if h, err := tokenRequestHeaders(c, tenv); err != nil {
+	if h, err := tokenRequestHeaders(c, tmpl); err != nil {
 		return err
 	} else if len(h) > 0 {
 		// request.token_requests: the request headers go on the token requests, under
@@ -53,7 +53,7 @@ func tokenShapeEnv(env map[string]any, c *flows.Connection, tenv map[string]any)
 	}
 	env["refresh_url"] = env["token_url"]
 	if c.RefreshURL != nil {
-		s, err := c.RefreshURL.EvalString(tenv, nil)
+		s, err := tmpl.evalString(c.RefreshURL)
 		if err != nil {
 			return fmt.Errorf("connection refresh_url: %w", err)
 		}
@@ -78,11 +78,11 @@ func tokenShapeEnv(env map[string]any, c *flows.Connection, tenv map[string]any)
 
 // tokenRequestHeaders evaluates the connection's request headers when request.token_requests
 // puts them on the token requests; nil otherwise.
-func tokenRequestHeaders(c *flows.Connection, tenv map[string]any) (map[string]any, error) {
+func tokenRequestHeaders(c *flows.Connection, tmpl connTemplates) (map[string]any, error) {
 	if c == nil || c.Request == nil || !c.Request.TokenRequests {
 		return nil, nil
 	}
-	return evalParams("request.headers", c.Request.Headers, tenv)
+	return evalParams("request.headers", c.Request.Headers, tmpl)
 }
 
 // hasHeader reports whether h names header k, in any case.
@@ -119,11 +119,11 @@ var _ engine.Conn = tokenRequestConn{}
 // just got its token (connecting, or connecting again after a disconnect): the flow's requests
 // carry the new token, and its output, a mapping, is kept in connection.extra over the token
 // answer's values (a cloud id, a tenant id looked up with the token). A refresh keeps them.
-func (m *Manager) afterConnect(ctx context.Context, prog *engine.Program, rec *Record) error {
+func (m *Manager) afterConnect(ctx context.Context, prog *engine.Program, rec *Record, reached *originSet) error {
 	if prog.Flow(AfterConnectFlow) == nil || rec.Creds.Token == nil {
 		return nil
 	}
-	out, err := m.runPrivate(ctx, prog, rec, AfterConnectFlow, nil, m.memConn(prog, rec))
+	out, err := m.runPrivate(ctx, prog, rec, AfterConnectFlow, nil, m.memConn(prog, rec, reached))
 	if err != nil {
 		return fmt.Errorf("%s failed, nothing was stored: %w", AfterConnectFlow, err)
 	}

@@ -57,7 +57,7 @@ func TestAddSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.flow, func(t *testing.T) {
-			res, err := prog.Run(context.Background(), tt.flow, engine.Options{})
+			res, err := prog.Run(context.Background(), tt.flow, engine.Options{Trace: true})
 			if tt.wantErr == "" && err != nil {
 				t.Fatal(err)
 			}

@@ -23,6 +23,7 @@ type Flow struct {
 	Def    *flows.Flow
 	Steps  []*Step
 	Output *flows.Value // nil: the last step's output
+	nslots int          // its steps, nested ones included: Step.slot is below
 }
 
 // Step is a compiled step.
@@ -35,6 +36,7 @@ type Step struct {
 	Retry   *flows.Retry
 	Timeout time.Duration
 	OnError string
+	slot    int // the step's place among its flow's, for the size of its output (live.go)
 }
 
 // Flow returns the compiled flow called name, or nil.
@@ -75,6 +77,7 @@ type Compiler struct {
 	errs     *flows.ErrorList
 	scope    *flows.Scope
 	declared map[string]flows.Pos // every step id of the flow, by where it is
+	nslots   *int                 // the flow's steps so far
 }
 
 func compileFlow(reg *Registry, app *flows.App, def *flows.Flow, errs *flows.ErrorList) *Flow {
@@ -84,8 +87,8 @@ func compileFlow(reg *Registry, app *flows.App, def *flows.Flow, errs *flows.Err
 	for _, in := range def.Inputs {
 		scope.Inputs[in.Name] = true
 	}
-	c := &Compiler{reg: reg, app: app, flow: def, file: def.File, src: def.Src, errs: errs, scope: scope, declared: map[string]flows.Pos{}}
 	f := &Flow{Def: def}
+	c := &Compiler{reg: reg, app: app, flow: def, file: def.File, src: def.Src, errs: errs, scope: scope, declared: map[string]flows.Pos{}, nslots: &f.nslots}
 	f.Steps = c.compileSteps(def.Steps)
 	if def.Output != nil {
 		f.Output = c.scope.Compile(def.Output)
@@ -176,7 +179,8 @@ func (c *Compiler) compileStep(d *flows.Step) *Step {
 			c.declared[d.ID] = c.Pos(d.IDNode)
 		}
 	}
-	s := &Step{ID: d.ID, Pos: d.Pos, Retry: d.Retry, Timeout: d.Timeout, OnError: d.OnError}
+	s := &Step{ID: d.ID, Pos: d.Pos, Retry: d.Retry, Timeout: d.Timeout, OnError: d.OnError, slot: *c.nslots}
+	*c.nslots++
 	if d.When != nil {
 		s.When = c.scope.Compile(d.When)
 	}

@@ -9,7 +9,10 @@ import (
 // One Conn may serve many runs and requests at once: its methods are safe for concurrent use.
 type Conn interface {
 	// Authorize adds the connection's credentials to req (header, query or signature). It may
-	// refresh an expiring token first.
+	// refresh an expiring token first, and refuses (an error) a request to an origin the
+	// credentials may not go to. call_api calls it for each hop of a request at the request's
+	// own origin, on a copy of that hop, so that the HTTP client holds no credential to copy to
+	// a redirect's target; a hop at another origin is sent without calling it.
 	Authorize(ctx context.Context, req *http.Request) error
 	// Retry is called after a response whose status may mean the credentials went stale. It
 	// refreshes at most once and reports whether to send the request again; the caller then
@@ -40,10 +43,13 @@ type runKey struct{}
 // among the Options.Secrets the run began with, and a call_api output such as the URL of the
 // response may carry it. Outside a run, and for secrets the run knows already, it does nothing.
 func AddSecrets(ctx context.Context, secrets ...string) {
-	r, _ := ctx.Value(runKey{}).(*run)
-	if r == nil {
-		return
+	if r, _ := ctx.Value(runKey{}).(*run); r != nil {
+		r.addSecrets(secrets...)
 	}
+}
+
+// addSecrets makes secrets redacted for the rest of the run.
+func (r *run) addSecrets(secrets ...string) {
 	for {
 		old := r.redact.Load()
 		if old.knows(secrets) {
@@ -53,6 +59,18 @@ func AddSecrets(ctx context.Context, secrets ...string) {
 			return
 		}
 	}
+}
+
+// RunRedactor returns the redactor of the run whose context ctx is (a step's context, or one
+// derived from it, such as a request's), as it is at the call: a run's redactor grows as its
+// steps obtain secrets. Outside a run it returns nil, which redacts nothing. replay.Recorder,
+// under a run's HTTP client, redacts what it writes with it.
+func RunRedactor(ctx context.Context) *Redactor {
+	r, _ := ctx.Value(runKey{}).(*run)
+	if r == nil {
+		return nil
+	}
+	return r.redact.Load()
 }
 
 // knows reports whether every non-empty one of secrets is redacted by r already.

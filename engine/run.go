@@ -29,12 +29,18 @@ func (p *Program) Run(ctx context.Context, name string, opts Options) (*Result, 
 	}
 	r.redact.Store(opts.Redactor.With(append(vaultSecrets(opts.Vault), opts.Secrets...)...))
 	r.app = p.appEnv
-	r.trace = make([]*StepTrace, 0, len(f.Steps))
+	if opts.Trace {
+		r.trace = make([]*StepTrace, 0, len(f.Steps))
+	}
 	res := &Result{Flow: name, Start: time.Now()}
 	ctx, cancel := context.WithTimeoutCause(ctx, r.limits.Timeout, ErrRunTimeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, runKey{}, r) // for AddSecrets
+	ctx = flows.WithSecretSink(ctx, r.addSecrets)
 	out, err := r.runFlow(ctx, f, opts.Input, 0, "")
+	if err == nil {
+		err = r.checkResult(out) // a called flow's output is its caller's step's
+	}
 	res.Duration = time.Since(res.Start)
 	res.Output = out
 	res.Trace = r.trace
@@ -76,15 +82,17 @@ func (r *run) runFlow(ctx context.Context, f *Flow, given map[string]any, depth 
 		st := &State{r: r}
 		st.AddSecrets(secrets...)
 	}
-	st := &State{r: r, flow: f, steps: make(map[string]any, len(f.Steps)), vars: map[string]any{}, depth: depth, path: path, nest: strings.Count(path, ".")}
+	st := &State{r: r, flow: f, steps: make(map[string]any, len(f.Steps)), vars: map[string]any{}, slots: &slots{}, depth: depth, path: path, nest: strings.Count(path, ".")}
+	defer r.release(st.slots) // the flow's steps and vars go with it
 	st.env = map[string]any{
 		"input": in, "steps": st.steps, "vars": st.vars,
 		"connection": r.opts.Connection, "app": r.app, "vault": r.opts.Vault,
-		flows.BudgetName: &flows.Budget{Stopped: stopped(ctx)},
 	}
+	// A long evaluation ends with the run, or with the step that called this flow.
+	st.ev = flows.NewEvaluator(ctx)
 	last, err := st.RunSteps(ctx, f.Steps)
 	if ret := asReturn(err); ret != nil {
-		return ret.value, r.countOutput(ret.value)
+		return ret.value, nil
 	}
 	if err != nil {
 		return nil, err
@@ -96,18 +104,7 @@ func (r *run) runFlow(ctx context.Context, f *Flow, given map[string]any, depth 
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: output: %w", f.Def.Name, err)
 	}
-	return out, r.countOutput(out)
-}
-
-// stopped is a template budget's Stopped: a long evaluation ends with the run, or the step that
-// called this flow.
-func stopped(ctx context.Context) func() error {
-	return func() error {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		return nil
-	}
+	return out, nil
 }
 
 // RunSteps runs steps in order and returns the output of the last one that ran. A return
@@ -142,10 +139,16 @@ func (st *State) CallFlow(ctx context.Context, name string, input map[string]any
 
 func (st *State) runStep(ctx context.Context, s *Step) (any, error) {
 	r := st.r
-	tr := &StepTrace{Path: st.path + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
-	r.mu.Lock()
-	r.trace = append(r.trace, tr)
-	r.mu.Unlock()
+	tr := &st.scratch // nobody keeps it: the next step of st reuses it
+	if r.opts.Trace || r.opts.OnStep != nil {
+		tr = new(StepTrace)
+	}
+	*tr = StepTrace{Path: st.path + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
+	if r.opts.Trace {
+		r.mu.Lock()
+		r.trace = append(r.trace, tr)
+		r.mu.Unlock()
+	}
 	if n := r.steps.Add(1); n > r.limits.MaxSteps {
 		err := &LimitError{Limit: "steps", Max: r.limits.MaxSteps, What: "too many steps in one run"}
 		return nil, st.finish(tr, s, nil, err)
@@ -159,7 +162,9 @@ func (st *State) runStep(ctx context.Context, s *Step) (any, error) {
 			return nil, st.finish(tr, s, nil, fmt.Errorf("when: %w", err))
 		}
 		if !Truthy(ok) {
-			st.steps[s.ID] = nil
+			if err := st.setOutput(s, nil); err != nil {
+				return nil, st.finish(tr, s, nil, err)
+			}
 			tr.Status = StatusSkipped
 			st.end(tr)
 			return nil, nil
@@ -185,21 +190,20 @@ func (st *State) runStep(ctx context.Context, s *Step) (any, error) {
 	}
 	if ret := asReturn(err); ret != nil {
 		tr.Status = StatusOK
-		tr.Output = r.redact.Load().Value(ret.value)
+		tr.Output = r.shown(ret.value)
 		st.end(tr)
 		return nil, err
 	}
 	if err != nil && s.OnError == "continue" && continuable(ctx, err) {
 		out = errorOutput(err, st.Redactor())
-		st.steps[s.ID] = out
+		if serr := st.setOutput(s, out); serr != nil {
+			return nil, st.finish(tr, s, nil, serr)
+		}
 		tr.Status = StatusContinued
 		tr.Error = st.Redactor().String(err.Error())
-		tr.Output = out
+		tr.Output = r.shown(out)
 		st.end(tr)
 		return out, nil
-	}
-	if err == nil {
-		err = r.countOutput(out)
 	}
 	return out, st.finish(tr, s, out, err)
 }
@@ -214,6 +218,7 @@ func (st *State) attempt(ctx context.Context, s *Step, tr *StepTrace) (any, erro
 	st.cur = tr
 	out, err := st.runBlock(ctx, s.Block)
 	st.cur = tr
+	st.letGo() // what the block held is its output now, or gone
 	if err != nil && ctx.Err() != nil && errors.Is(context.Cause(ctx), errStepTimeout) && !errors.Is(err, errStepTimeout) {
 		err = fmt.Errorf("%w after %s: %w", errStepTimeout, s.Timeout, err)
 	}
@@ -237,12 +242,15 @@ type panicError struct{ value any }
 
 func (e *panicError) Error() string { return fmt.Sprintf("internal error: %v", e.value) }
 
-// finish ends a step's trace and wraps its error with where the step is.
+// finish ends a step's trace and wraps its error with where the step is. A step that succeeded
+// stores its output, and fails when the run then holds more than its limit.
 func (st *State) finish(tr *StepTrace, s *Step, out any, err error) error {
 	if err == nil {
-		st.steps[s.ID] = out
+		err = st.setOutput(s, out)
+	}
+	if err == nil {
 		tr.Status = StatusOK
-		tr.Output = st.Redactor().Value(out)
+		tr.Output = st.r.shown(out)
 		st.end(tr)
 		return nil
 	}
@@ -372,50 +380,6 @@ func innerMessage(err error) string {
 		return se.Err.Error()
 	}
 	return err.Error()
-}
-
-func (r *run) countOutput(v any) error {
-	max := r.limits.MaxOutputBytes
-	// The walk stops past what is left: a value may hold one list many times over, and show
-	// as far more than it takes in memory.
-	if n := r.outSize.Add(sizeUpTo(v, max-r.outSize.Load()+1)); n > max {
-		return &LimitError{Limit: "output_bytes", Max: max, What: "step outputs too large"}
-	}
-	return nil
-}
-
-// SizeOf estimates the bytes of a value as JSON, without encoding it.
-func SizeOf(v any) int { return int(sizeUpTo(v, math.MaxInt64)) }
-
-// sizeUpTo is SizeOf, except that it stops counting, and walking, once the size passes max.
-func sizeUpTo(v any, max int64) int64 {
-	switch x := v.(type) {
-	case nil:
-		return 4
-	case string:
-		return int64(len(x)) + 2
-	case bool:
-		return 5
-	case int, int64, float64:
-		return 8
-	case map[string]any:
-		n := int64(2)
-		for k, e := range x {
-			if n += int64(len(k)) + 4 + sizeUpTo(e, max-n); n > max {
-				return n
-			}
-		}
-		return n
-	case []any:
-		n := int64(2)
-		for _, e := range x {
-			if n += 1 + sizeUpTo(e, max-n); n > max {
-				return n
-			}
-		}
-		return n
-	}
-	return 16
 }
 
 // Truthy reports whether a condition's value counts as true: false, nil, 0, "" and empty

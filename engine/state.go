@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
 	"github.com/patchbay/patchbay/flows"
 )
 
@@ -19,17 +18,24 @@ type Limits struct {
 	MaxIterations    int           // items of one loop
 	MaxDepth         int           // nested call_flow
 	MaxResponseBytes int64         // one HTTP response body
-	MaxOutputBytes   int64         // the outputs of all steps of the run together (estimated)
+	// MaxOutputBytes bounds what the run holds at once, estimated as JSON: every step's
+	// current output and every variable, a loop's outputs so far. A value replaced, or a called
+	// flow's that returned, no longer counts.
+	MaxOutputBytes int64
+	// MaxTraceValueBytes bounds one step's input or output in a trace (Options.Trace), estimated
+	// as JSON; a larger value is cut, and says so.
+	MaxTraceValueBytes int64
 }
 
 // DefaultLimits are the limits of a run that sets none.
 var DefaultLimits = Limits{
-	Timeout:          5 * time.Minute,
-	MaxSteps:         10_000,
-	MaxIterations:    10_000,
-	MaxDepth:         8,
-	MaxResponseBytes: 10 << 20,
-	MaxOutputBytes:   64 << 20,
+	Timeout:            5 * time.Minute,
+	MaxSteps:           10_000,
+	MaxIterations:      10_000,
+	MaxDepth:           8,
+	MaxResponseBytes:   10 << 20,
+	MaxOutputBytes:     64 << 20,
+	MaxTraceValueBytes: 16 << 10,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -51,6 +57,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxOutputBytes > 0 {
 		d.MaxOutputBytes = l.MaxOutputBytes
+	}
+	if l.MaxTraceValueBytes > 0 {
+		d.MaxTraceValueBytes = l.MaxTraceValueBytes
 	}
 	return d
 }
@@ -79,7 +88,12 @@ type Options struct {
 	Limits Limits
 	// Logger gets a debug line per step (default: discard).
 	Logger *slog.Logger
-	// OnStep is called when a step ends, from the goroutine that ran it, with its redacted trace.
+	// Trace asks for each step's input and output in its trace, redacted and cut at
+	// Limits.MaxTraceValueBytes, and for every step's trace in Result.Trace. Without it the run
+	// keeps nothing of a step that ended.
+	Trace bool
+	// OnStep is called when a step ends, from the goroutine that ran it, with its redacted trace:
+	// its input and output only with Trace. The trace is the callee's to keep.
 	OnStep func(*StepTrace)
 	// BaseURL, when set, replaces the app's base_url for this run (a sandbox or a test server).
 	BaseURL string
@@ -93,7 +107,8 @@ const (
 	StatusContinued = "continued" // failed, and on_error: continue went on
 )
 
-// StepTrace is the record of one step of a run. Input, Output and Error are redacted.
+// StepTrace is the record of one step of a run. Input, Output and Error are redacted; Input and
+// Output are set only when the run keeps a trace (Options.Trace), each cut to a bounded size.
 type StepTrace struct {
 	Path     string        `json:"path"` // the step's id, prefixed by its parents': loop[2].fetch
 	ID       string        `json:"id"`
@@ -111,8 +126,9 @@ type StepTrace struct {
 
 // Result is the outcome of a run. Output is not redacted: callers that show it use Redactor.
 type Result struct {
-	Flow     string
-	Output   any
+	Flow   string
+	Output any
+	// Trace has every step, in the order they started, when Options.Trace asked for it.
 	Trace    []*StepTrace
 	Start    time.Time
 	Duration time.Duration
@@ -121,17 +137,18 @@ type Result struct {
 
 // run is what all states of one run share.
 type run struct {
-	prog    *Program
-	opts    Options
-	limits  Limits
-	redact  atomic.Pointer[Redactor]
-	log     *slog.Logger
-	app     map[string]any
-	steps   atomic.Int64
-	outSize atomic.Int64
+	prog   *Program
+	opts   Options
+	limits Limits
+	redact atomic.Pointer[Redactor]
+	log    *slog.Logger
+	app    map[string]any
+	steps  atomic.Int64
+	live   atomic.Int64 // what the run holds now; see live.go
+	over   atomic.Bool  // the run has held more than its limit
 
 	mu    sync.Mutex
-	trace []*StepTrace
+	trace []*StepTrace // with Options.Trace
 }
 
 // State is one flow's running state: its environment (input, steps, vars ...) and the run it
@@ -143,21 +160,26 @@ type State struct {
 	env   map[string]any
 	steps map[string]any
 	vars  map[string]any
-	depth int    // call_flow nesting
-	nest  int    // block nesting, for the trace
-	path  string // prefix of the trace path of the steps run here
+	slots *slots       // the sizes of steps' and vars' values
+	held  atomic.Int64 // what the running step keeps, from Hold
+	depth int          // call_flow nesting
+	nest  int          // block nesting, for the trace
+	path  string       // prefix of the trace path of the steps run here
 	cur   *StepTrace
-	vm    vm.VM
+	// scratch is the trace of the step running here when the run keeps none and gives none to
+	// OnStep: a run's steps then allocate none.
+	scratch StepTrace
+	ev      *flows.Evaluator // the goroutine's: shared by Bind, new for Fork
 }
 
 var defaultClient = &http.Client{}
 
 // Eval evaluates a compiled value in the state's environment.
-func (st *State) Eval(v *flows.Value) (any, error) { return v.Eval(st.liveEnv(), &st.vm) }
+func (st *State) Eval(v *flows.Value) (any, error) { return st.ev.Eval(v, st.liveEnv()) }
 
 // EvalString evaluates a value as text.
 func (st *State) EvalString(v *flows.Value) (string, error) {
-	return v.EvalString(st.liveEnv(), &st.vm)
+	return st.ev.EvalString(v, st.liveEnv())
 }
 
 // liveEnv returns the state's environment with the connection's current value, which a
@@ -171,9 +193,6 @@ func (st *State) liveEnv() map[string]any {
 
 // Var returns a variable set by a set block.
 func (st *State) Var(name string) any { return st.vars[name] }
-
-// SetVar assigns a variable, visible as vars.<name> to the steps that follow.
-func (st *State) SetVar(name string, v any) { st.vars[name] = v }
 
 // StepOutput returns the output of a step that has run (nil otherwise).
 func (st *State) StepOutput(id string) any { return st.steps[id] }
@@ -199,14 +218,7 @@ func (st *State) Logger() *slog.Logger { return st.r.log }
 func (st *State) Redactor() *Redactor { return st.r.redact.Load() }
 
 // AddSecrets makes more values redacted for the rest of the run (a token a step obtained).
-func (st *State) AddSecrets(secrets ...string) {
-	for {
-		old := st.r.redact.Load()
-		if st.r.redact.CompareAndSwap(old, old.With(secrets...)) {
-			return
-		}
-	}
-}
+func (st *State) AddSecrets(secrets ...string) { st.r.addSecrets(secrets...) }
 
 // App returns the app being run.
 func (st *State) App() *flows.App { return st.r.prog.App }
@@ -222,10 +234,11 @@ func (st *State) BaseURL() (string, error) {
 	return st.EvalString(st.r.prog.App.BaseURL)
 }
 
-// Input records the step's evaluated input for the trace (redacted there).
+// Input records the step's evaluated input for the trace (redacted and cut there), when the
+// run keeps one.
 func (st *State) Input(v any) {
-	if st.cur != nil {
-		st.cur.Input = st.Redactor().Value(v)
+	if st.cur != nil && st.r.opts.Trace {
+		st.cur.Input = st.r.shown(v)
 	}
 }
 
@@ -242,15 +255,18 @@ func (st *State) CheckIterations(n int) error {
 // trace path ("[2]"). A state used by another goroutine must come from Fork.
 func (st *State) Bind(label string, names []string, values []any) *State {
 	c := st.child(label)
-	c.steps, c.vars = st.steps, st.vars
+	c.steps, c.vars, c.slots = st.steps, st.vars, st.slots
+	c.ev = st.ev
 	c.bindEnv(st.env, names, values)
 	return c
 }
 
 // Fork is Bind for a body that runs at the same time as others (a loop with concurrency): the
-// copy has its own steps and vars, seeded from st's; what it sets is not seen by st.
+// copy has its own steps and vars, seeded from st's; what it sets is not seen by st. Release
+// it when its steps have run.
 func (st *State) Fork(label string, names []string, values []any) *State {
 	c := st.child(label)
+	c.slots = &slots{}
 	c.steps = make(map[string]any, len(st.steps))
 	for k, v := range st.steps {
 		c.steps[k] = v
@@ -260,11 +276,7 @@ func (st *State) Fork(label string, names []string, values []any) *State {
 		c.vars[k] = v
 	}
 	c.bindEnv(st.env, names, values)
-	b := &flows.Budget{} // a budget is used by one goroutine at a time
-	if parent, ok := st.env[flows.BudgetName].(*flows.Budget); ok {
-		b.Stopped = parent.Stopped
-	}
-	c.env[flows.BudgetName] = b
+	c.ev = st.ev.Fork()
 	return c
 }
 

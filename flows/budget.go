@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -23,75 +24,16 @@ const MaxTemplateBytes = 16 << 20
 // and show as far more than it takes in memory.
 const MaxValueBytes = 64 << 20
 
-// BudgetName is where an environment holds the *Budget of its evaluations. It is not an expr
-// identifier, so templates cannot name it.
-const BudgetName = "patchbay budget"
-
-// A Budget counts what evaluations build, against MaxTemplateBytes. An environment used by one
-// goroutine at a time holds a new one under BudgetName, and Value.Eval starts it afresh; in an
-// environment without one, each operation alone is bounded.
-type Budget struct {
-	// Stopped, when set, returns why the evaluation must stop (the run's deadline passed), or
-	// nil. Looking through lists and text asks it every million items or bytes: expr's loops
-	// cannot be interrupted otherwise, and a lookup in a list once per item of another takes
-	// hours on large lists.
-	Stopped func() error
-
-	used int // bytes built in this evaluation
-	work int // items and bytes looked through since Stopped was last asked
-}
-
-// errBudget is the error of an evaluation that builds too much.
-var errBudget = fmt.Errorf("memory budget exceeded: one evaluation of a template builds at most %d MiB", MaxTemplateBytes>>20)
-
-func (b *Budget) reset() {
-	if b != nil {
-		b.used = 0
-	}
-}
-
-// charge counts n more bytes built.
-func (b *Budget) charge(n int) error {
-	if n > MaxTemplateBytes {
-		return errBudget
-	}
-	if b == nil {
-		return nil
-	}
-	if b.used += n; b.used > MaxTemplateBytes {
-		return errBudget
-	}
-	return nil
-}
-
-// scan counts n items or bytes looked through, and every million asks Stopped.
-func (b *Budget) scan(n int) error {
-	if b == nil || b.Stopped == nil {
-		return nil
-	}
-	if b.work += n; b.work < 1<<20 {
-		return nil
-	}
-	b.work = 0
-	return b.Stopped()
-}
-
 // addName is the function a + that may join text becomes.
 const addName = "patchbay add"
 
-// budgetPatch gives the budget to every call of a budgeted function, as its first argument,
-// and turns a + that may join text into a call of addName.
-type budgetPatch struct{}
+// opPatch turns a + that may join text, and in, contains and matches over lists and text, into
+// calls of functions that count what they build or look through; expr.WithContext then gives
+// them the budget.
+type opPatch struct{}
 
-func (budgetPatch) Visit(node *ast.Node) {
+func (opPatch) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
-	case *ast.CallNode:
-		if id, ok := n.Callee.(*ast.IdentifierNode); ok && budgeted[id.Value] {
-			// A new node: the checker keeps the type it found for the call before the patch.
-			callee := &ast.IdentifierNode{Value: id.Value}
-			callee.SetLocation(id.Location())
-			ast.Patch(node, &ast.CallNode{Callee: callee, Arguments: append([]ast.Node{&ast.IdentifierNode{Value: BudgetName}}, n.Arguments...)})
-		}
 	case *ast.BinaryNode:
 		var fn string
 		right := n.Right
@@ -125,7 +67,7 @@ func (budgetPatch) Visit(node *ast.Node) {
 		if fn != "" {
 			ast.Patch(node, &ast.CallNode{
 				Callee:    &ast.IdentifierNode{Value: fn},
-				Arguments: []ast.Node{&ast.IdentifierNode{Value: BudgetName}, n.Left, right},
+				Arguments: []ast.Node{n.Left, right},
 			})
 		}
 	}
@@ -146,7 +88,7 @@ const (
 )
 
 func inOp(args ...any) (any, error) {
-	b, _ := args[0].(*Budget)
+	b := budgetOf(args[0])
 	if v := reflect.ValueOf(args[2]); v.Kind() == reflect.Slice || v.Kind() == reflect.Array {
 		if err := b.scan(v.Len()); err != nil {
 			return nil, err
@@ -156,7 +98,7 @@ func inOp(args ...any) (any, error) {
 }
 
 func containsOp(args ...any) (any, error) {
-	b, _ := args[0].(*Budget)
+	b := budgetOf(args[0])
 	if runtime.IsNil(args[1]) || runtime.IsNil(args[2]) {
 		return false, nil
 	}
@@ -168,7 +110,7 @@ func containsOp(args ...any) (any, error) {
 }
 
 func matchesOp(args ...any) (any, error) {
-	b, _ := args[0].(*Budget)
+	b := budgetOf(args[0])
 	if runtime.IsNil(args[1]) || runtime.IsNil(args[2]) {
 		return false, nil
 	}
@@ -207,7 +149,7 @@ func constantOperand(n ast.Node) bool {
 
 // add is + for a pair that may be text.
 func add(args ...any) (any, error) {
-	b, _ := args[0].(*Budget)
+	b := budgetOf(args[0])
 	if x, ok := args[1].(string); ok {
 		if y, ok := args[2].(string); ok {
 			if err := b.charge(len(x) + len(y)); err != nil {
@@ -219,6 +161,11 @@ func add(args ...any) (any, error) {
 	return runtime.Add(args[1], args[2]), nil
 }
 
+var (
+	contextType    = reflect.TypeOf((*context.Context)(nil)).Elem()
+	anyWithContext = reflect.TypeOf(new(func(context.Context, ...any) (any, error))).Elem()
+)
+
 // sizing says how a budgeted function's result is counted.
 type sizing uint8
 
@@ -228,18 +175,20 @@ const (
 	sizeDeep                  // a new tree (parsed JSON): everything in it
 )
 
-// budgeted names every function that gets the budget.
-var budgeted = map[string]bool{}
-
 // budgetFunction returns the option defining name as fn, which gets the budget as its first
-// argument, checks args with pre (when set) before fn runs, counts the items or bytes of its
+// argument (expr.WithContext passes it to a function whose first argument is a context), checks args with pre (when set) before fn runs, counts the items or bytes of its
 // argument scan (when not -1) as looked through, and counts fn's result.
+// secretResults are the helpers whose result is a credential of its own (a signed JWT is a
+// bearer assertion until its exp): the run redacts it from the moment it is made.
+var secretResults = map[string]bool{"jwt_sign": true}
+
 func budgetFunction(name string, fn func(args ...any) (any, error), pre func(args []any) (int, error), scan int, size sizing, types []reflect.Type, validate func([]reflect.Type) (reflect.Type, error)) expr.Option {
-	budgeted[name] = true
-	budgetType := reflect.TypeOf((*Budget)(nil))
-	withBudget := make([]reflect.Type, len(types))
+	withBudget := []reflect.Type{anyWithContext} // arguments checked by validate, or not at all
+	if len(types) > 0 {
+		withBudget = make([]reflect.Type, len(types))
+	}
 	for i, t := range types {
-		in := []reflect.Type{budgetType}
+		in := []reflect.Type{contextType}
 		for j := range t.NumIn() {
 			in = append(in, t.In(j))
 		}
@@ -253,7 +202,7 @@ func budgetFunction(name string, fn func(args ...any) (any, error), pre func(arg
 		Name:  name,
 		Types: withBudget,
 		Func: func(args ...any) (any, error) {
-			b, _ := args[0].(*Budget)
+			b := budgetOf(args[0])
 			args = args[1:]
 			if scan >= 0 && scan < len(args) {
 				if err := b.scan(scanSize(args[scan])); err != nil {
@@ -273,6 +222,9 @@ func budgetFunction(name string, fn func(args ...any) (any, error), pre func(arg
 			if err != nil {
 				return nil, err
 			}
+			if secretResults[name] {
+				b.secret(Stringify(out))
+			}
 			switch size {
 			case sizeShallow:
 				err = b.charge(shallowSize(out))
@@ -291,121 +243,6 @@ func budgetFunction(name string, fn func(args ...any) (any, error), pre func(arg
 		}
 	}
 	return func(c *conf.Config) { c.Functions[name] = f }
-}
-
-// scanSize is the items of a list, or the bytes of a text, a function looks through.
-func scanSize(v any) int {
-	if s, ok := v.(string); ok {
-		return len(s)
-	}
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
-		return rv.Len()
-	}
-	return 0
-}
-
-// shallowSize is what building v took: text's bytes, 16 bytes for an item of a list, 48 for
-// one of a mapping.
-func shallowSize(v any) int {
-	switch x := v.(type) {
-	case string:
-		return len(x)
-	case []byte:
-		return len(x)
-	case []any:
-		return 16 * len(x)
-	case []string:
-		return 16 * len(x)
-	case map[string]any:
-		return 48 * len(x)
-	}
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map {
-		return 16 * rv.Len()
-	}
-	return 0
-}
-
-// valueSize estimates v's size as JSON, as engine.SizeOf does, but stops counting, and walking,
-// once it passes max.
-func valueSize(v any, max int) int {
-	switch x := v.(type) {
-	case nil:
-		return 4
-	case string:
-		return len(x) + 2
-	case bool:
-		return 5
-	case map[string]any:
-		n := 2
-		for k, e := range x {
-			if n += len(k) + 4 + valueSize(e, max-n); n > max {
-				return n
-			}
-		}
-		return n
-	case []any:
-		n := 2
-		for _, e := range x {
-			if n += 1 + valueSize(e, max-n); n > max {
-				return n
-			}
-		}
-		return n
-	case []string:
-		n := 2
-		for _, e := range x {
-			if n += 3 + len(e); n > max {
-				return n
-			}
-		}
-		return n
-	}
-	return 8
-}
-
-// deepSize estimates the memory a parsed value takes, 16 bytes a value besides its text, and
-// stops counting, and walking, once it passes max.
-func deepSize(v any, max int) int {
-	n := 16
-	switch x := v.(type) {
-	case string:
-		n += len(x)
-	case map[string]any:
-		for k, e := range x {
-			if n += 32 + len(k) + deepSize(e, max-n); n > max {
-				return n
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if n += deepSize(e, max-n); n > max {
-				return n
-			}
-		}
-	}
-	return n
-}
-
-// checkSize fails for a list or a mapping larger than max as JSON: text made of it would be.
-func checkSize(v any, max int) error {
-	switch v.(type) {
-	case map[string]any, []any:
-		if valueSize(v, max) > max {
-			return errBudget
-		}
-	}
-	return nil
-}
-
-// argsSize checks every argument that is a list or a mapping, which a helper may write as
-// text; it counts nothing itself.
-func argsSize(args []any) (int, error) {
-	for _, a := range args {
-		if err := checkSize(a, MaxTemplateBytes); err != nil {
-			return 0, err
-		}
-	}
-	return 0, nil
 }
 
 // builtinOverrides are expr's builtins that build text or lists, with how to check their
@@ -449,164 +286,14 @@ var builtinOverrides = []struct {
 	{"flatten", flattenSize, sizeNone, false},
 }
 
-// replaceSize is the length of replace's result, known before it is built.
-func replaceSize(args []any) (int, error) {
-	if len(args) < 3 {
-		return 0, nil
-	}
-	s, ok1 := args[0].(string)
-	old, ok2 := args[1].(string)
-	repl, ok3 := args[2].(string)
-	if !ok1 || !ok2 || !ok3 {
-		return 0, nil // replace fails on its own
-	}
-	n := strings.Count(s, old) // for old == "": runes + 1
-	if len(args) == 4 {
-		if m, ok := args[3].(int); ok && m >= 0 && m < n {
-			n = m
-		}
-	}
-	if len(repl) > len(old) && n > 0 && (len(repl)-len(old)) > (MaxTemplateBytes-len(s))/n {
-		return 0, errBudget
-	}
-	return len(s) + n*(len(repl)-len(old)), nil
-}
-
-// repeatSize is the length of repeat's result, known before it is built.
-func repeatSize(args []any) (int, error) {
-	if len(args) != 2 {
-		return 0, nil
-	}
-	s, ok := args[0].(string)
-	n, ok2 := args[1].(int)
-	if !ok || !ok2 || n <= 0 {
-		return 0, nil
-	}
-	if len(s) > MaxTemplateBytes/n {
-		return 0, errBudget
-	}
-	return len(s) * n, nil
-}
-
-// joinSize is the length of join's result, known before it is built.
-func joinSize(args []any) (int, error) {
-	if len(args) == 0 {
-		return 0, nil
-	}
-	glue := 0
-	if len(args) == 2 {
-		if g, ok := args[1].(string); ok {
-			glue = len(g)
-		}
-	}
-	n := 0
-	add := func(s string) error {
-		if n += len(s) + glue; n > MaxTemplateBytes {
-			return errBudget
-		}
-		return nil
-	}
-	switch l := args[0].(type) {
-	case []string:
-		for _, s := range l {
-			if err := add(s); err != nil {
-				return 0, err
-			}
-		}
-	case []any:
-		for _, e := range l {
-			if s, ok := e.(string); ok {
-				if err := add(s); err != nil {
-					return 0, err
-				}
-			}
-		}
-	}
-	return n, nil
-}
-
-// flattenSize counts the items flatten makes, 16 bytes each, before it makes them.
-func flattenSize(args []any) (int, error) {
-	if len(args) != 1 {
-		return 0, nil
-	}
-	n := 0
-	var count func(v reflect.Value, depth int) error
-	count = func(v reflect.Value, depth int) error {
-		for i := range v.Len() {
-			e := v.Index(i)
-			for e.Kind() == reflect.Interface || e.Kind() == reflect.Pointer {
-				if e.IsNil() {
-					break
-				}
-				e = e.Elem()
-			}
-			if (e.Kind() == reflect.Slice || e.Kind() == reflect.Array) && depth < builtin.MaxDepth {
-				if err := count(e, depth+1); err != nil {
-					return err
-				}
-				continue
-			}
-			if n += 16; n > MaxTemplateBytes {
-				return errBudget
-			}
-		}
-		return nil
-	}
-	v := reflect.ValueOf(args[0])
-	if v.Kind() != reflect.Slice && v.Kind() != reflect.Array {
-		return 0, nil // flatten fails on its own
-	}
-	return n, count(v, 0)
-}
-
-// toJSONSize checks what toJSON (json.MarshalIndent with two spaces) writes before it writes it:
-// each value of a list or a mapping starts a line indented by its depth, so a deep value writes
-// far more than its size.
-func toJSONSize(args []any) (int, error) {
-	if len(args) != 1 {
-		return 0, nil
-	}
-	var size func(v any, depth, max int) int
-	size = func(v any, depth, max int) int {
-		n := 0
-		switch x := v.(type) {
-		case map[string]any:
-			n = 2 + 2*depth
-			for k, e := range x {
-				if n += 2*depth + 8 + len(k) + size(e, depth+1, max-n); n > max {
-					return n
-				}
-			}
-		case []any:
-			n = 2 + 2*depth
-			for _, e := range x {
-				if n += 2*depth + 4 + size(e, depth+1, max-n); n > max {
-					return n
-				}
-			}
-		default:
-			n = valueSize(v, max)
-		}
-		return n
-	}
-	if n := size(args[0], 0, MaxTemplateBytes); n > MaxTemplateBytes {
-		return 0, errBudget
-	}
-	return 0, nil
-}
-
 // budgetOptions define + and the budgeted builtins and helpers.
 var budgetOptions = func() []expr.Option {
 	opts := []expr.Option{
-		expr.Patch(budgetPatch{}),
-		func(c *conf.Config) {
-			c.Functions[addName] = &builtin.Function{Name: addName, Func: add}
-			boolType := reflect.TypeOf(new(func(*Budget, any, any) bool)).Elem()
-			for name, fn := range map[string]func(...any) (any, error){inName: inOp, containsName: containsOp, matchesName: matchesOp} {
-				c.Functions[name] = &builtin.Function{Name: name, Func: fn, Types: []reflect.Type{boolType}}
-			}
-		},
+		expr.Patch(opPatch{}),
+		expr.Function(addName, add, new(func(context.Context, any, any) any)),
+		expr.Function(inName, inOp, new(func(context.Context, any, any) bool)),
+		expr.Function(containsName, containsOp, new(func(context.Context, any, any) bool)),
+		expr.Function(matchesName, matchesOp, new(func(context.Context, any, any) bool)),
 	}
 	for _, o := range builtinOverrides {
 		f := builtin.Builtins[builtin.Index[o.name]]
@@ -647,7 +334,8 @@ var budgetOptions = func() []expr.Option {
 		}
 		opts = append(opts, budgetFunction(f.Name, f.Fn, argsSize, -1, size, types, nil))
 	}
-	return opts
+	// Last: the functions above, and + in contains matches once opPatch has made them calls.
+	return append(opts, expr.WithContext(ctxName))
 }()
 
 // stringifyPart formats a template's value for the text around it, failing for a list or a

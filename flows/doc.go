@@ -11,5 +11,6 @@
 //	}
 //	scope := flows.NewScope("app.yaml", src, &errs, flows.FlowNames...)
 //	v := scope.Compile(node)              // compiled once, at load
-//	out, err := v.Eval(env, nil)          // run many times
+//	ev := flows.NewEvaluator(ctx)         // one per goroutine: VM, budget, deadline
+//	out, err := ev.Eval(v, env)           // run many times
 package flows

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"os"
 	"reflect"
 	"regexp"
@@ -19,7 +20,7 @@ func evalTemplate(t *testing.T, expression string, env map[string]any) (any, err
 	if len(errs) > 0 {
 		t.Fatalf("Compile(%s): %v", expression, errs)
 	}
-	return v.Eval(env, nil)
+	return NewEvaluator(context.Background()).Eval(v, env)
 }
 
 var funcEnv = map[string]any{
@@ -52,6 +53,9 @@ func TestFuncs(t *testing.T) {
 		{`base64_encode("")`, ""},
 		{`basic_auth("Aladdin", "open sesame")`, "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="},
 		{`basic_auth("user", "")`, "Basic dXNlcjo="},
+		// Computed apart from Go (Python's hmac over the sorted JSON of header and claims).
+		{`jwt_sign("HS256", "your-256-bit-secret", {sub: "1234567890", name: "John Doe", iat: 1516239022})`,
+			"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpYXQiOjE1MTYyMzkwMjIsIm5hbWUiOiJKb2huIERvZSIsInN1YiI6IjEyMzQ1Njc4OTAifQ.fdOPQ05ZfRhkST2-rIWgUpbqUsVhkkNVNcuG7Ki0s-8"},
 		{`json_encode({a: 1, b: [true, nil], c: "x"})`, `{"a":1,"b":[true,null],"c":"x"}`},
 		{`json_encode("a<b")`, `"a\u003cb"`},
 		{`json_encode(nil)`, "null"},
@@ -131,18 +135,24 @@ func TestFuncErrors(t *testing.T) {
 		{`json_encode()`, "json_encode takes one argument"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.expr, func(t *testing.T) {
-			_, err := evalTemplate(t, tt.expr, funcEnv)
-			if err == nil {
-				t.Fatalf("%s: no error, want %q", tt.expr, tt.want)
-			}
-			// The position is that of the call, as expr reports it (the function's name).
-			want := "t.yaml:1:8: template {{ " + tt.expr + " }}: " + tt.want
-			if err.Error() != want {
-				t.Errorf("%s: error\n%s\nwant\n%s", tt.expr, err, want)
-			}
-		})
+		t.Run(tt.expr, func(t *testing.T) { evalError(t, tt.expr, funcEnv, tt.want) })
 	}
+}
+
+// evalError evaluates expression as evalTemplate does and checks that it fails with want after
+// the template's position; it returns the error.
+func evalError(t *testing.T, expression string, env map[string]any, want string) error {
+	t.Helper()
+	_, err := evalTemplate(t, expression, env)
+	if err == nil {
+		t.Fatalf("%s: no error, want %q", expression, want)
+	}
+	// The position is that of the call, as expr reports it (the function's name).
+	want = "t.yaml:1:8: template {{ " + expression + " }}: " + want
+	if err.Error() != want {
+		t.Errorf("%s: error\n%s\nwant\n%s", expression, err, want)
+	}
+	return err
 }
 
 func TestUUID(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -56,10 +57,13 @@ func parseDoc(file string, src []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, ErrorList{SyntaxError(file, err)}
+		return nil, ErrorList{syntaxError(file, src, err)}
 	}
 	if emptyDoc(&doc) {
 		return nil, ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "file is empty"}}
+	}
+	if err := checkAliases(file, doc.Content[0]); err != nil {
+		return nil, ErrorList{err}
 	}
 	for {
 		var next yaml.Node
@@ -68,13 +72,56 @@ func parseDoc(file string, src []byte) (*yaml.Node, error) {
 			break
 		}
 		if err != nil {
-			return nil, ErrorList{SyntaxError(file, err)}
+			return nil, ErrorList{syntaxError(file, src, err)}
 		}
 		if !emptyDoc(&next) {
 			return nil, ErrorList{{Pos: NodePos(file, next.Content[0]), Msg: "a second YAML document: an app file holds one (remove the --- before this line)"}}
 		}
 	}
 	return doc.Content[0], nil
+}
+
+// syntaxError is SyntaxError for src. yaml reports bytes that are not UTF-8, and characters YAML
+// does not allow, without a line: such an error is placed at the first of them.
+func syntaxError(file string, src []byte, err error) *Error {
+	e := SyntaxError(file, err)
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil && m[1] != "" {
+		return e
+	}
+	if p, ok := firstBadChar(file, src); ok {
+		e.Pos = p
+	}
+	return e
+}
+
+// firstBadChar finds the first byte of src that is not UTF-8, or the first character YAML does
+// not allow (control characters), as yaml's reader checks them. UTF-16 (which starts with its
+// byte order mark) is not checked.
+func firstBadChar(file string, src []byte) (Pos, bool) {
+	if bytes.HasPrefix(src, []byte{0xFF, 0xFE}) || bytes.HasPrefix(src, []byte{0xFE, 0xFF}) {
+		return Pos{}, false
+	}
+	src = bytes.TrimPrefix(src, []byte("\uFEFF"))
+	line, col := 1, 1
+	for len(src) > 0 {
+		r, size := utf8.DecodeRune(src)
+		if r == utf8.RuneError && size <= 1 || !yamlChar(r) {
+			return Pos{File: file, Line: line, Col: col}, true
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		src = src[size:]
+	}
+	return Pos{}, false
+}
+
+// yamlChar reports whether YAML allows r in a file (YAML 1.2, c-printable).
+func yamlChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0x7E || r == 0x85 ||
+		r >= 0xA0 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
 // emptyDoc reports whether doc holds nothing: no node, or an empty plain scalar (a lone ---).

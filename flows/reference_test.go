@@ -139,7 +139,11 @@ flows/model.go and flows/connection.go, the block list and flows.Funcs: edit tho
 An app is a folder with an ` + "`app.yaml`" + `. Every other ` + "`*.yaml`" + ` file beside it (not ` + "`*.yml`" + `) may
 hold more flows under a top-level ` + "`flows:`" + ` key (and an optional ` + "`description:`" + `); the files are
 read in name order. A file holds one YAML document and at most ` + fmt.Sprint(MaxFileSize>>20) + ` MiB, and is a
-regular file (a symbolic link to one is followed; a named pipe or a device is refused).
+regular file (a symbolic link to one is followed; a named pipe or a device is refused). Anchors and
+aliases (` + "`&name`, `*name`" + `) work anywhere; counting each alias as all it names, a file stands for at most
+` + fmt.Sprint(MaxExpandedNodes) + ` YAML values, and an alias may not be inside the value it names. A value built from
+aliases counts, as it is built, against the memory budget and the deadline of its templates (see
+[Templates](#templates)).
 
 Every problem is reported at load, all at once, as ` + "`file:line:col: message`" + `, with a
 "did you mean" for a misspelt key or name. Unknown keys are errors at every level.
@@ -239,6 +243,14 @@ A condition (` + "`when`" + `) counts as false when it is false, null, 0, "" or 
 mapping; anything else is true. A step with ` + "`on_error: continue`" + ` that fails outputs
 ` + "`{error: {message, class, status, code}}`" + `.
 
+A run fails with ` + "`limit exceeded`" + ` past 10,000 steps (nested steps and called flows included),
+10,000 items in one loop, ` + "`call_flow`" + ` nested 8 deep, a 10 MiB response body, or 64 MiB held at
+once: every step's current output and every variable, estimated as JSON, and a loop's outputs so
+far. A value counts while it is held: one that a step or a ` + "`set`" + ` replaces, and a called flow's
+steps and variables once it has returned, no longer do, so a loop that keeps one growing list
+counts that list, not every copy it made (but twice: as the variable and in the ` + "`set`" + ` step's
+output). A trace (` + "`patchbay run --trace`" + `) shows each step's input and output cut at 16 KiB.
+
 ### retry
 
 `)
@@ -275,12 +287,13 @@ that looks through long lists or text for longer than the run has left stops at 
 | ` + "`vars`" + ` | variables assigned by ` + "`set`" + `, ` + "`vars.<name>`" + ` | flows |
 | ` + "`connection`" + ` | the run's connection: ` + "`connection.params.<key>`" + `, ` + "`connection.fields.<key>`" + ` | everywhere |
 | ` + "`app`" + ` | the app: ` + "`app.key`, `app.name`, `app.version`" + ` | everywhere |
-| ` + "`vault`" + ` | named secrets kept in the vault, ` + "`vault.<name>`" + `; redacted wherever a value is shown | everywhere |
+| ` + "`vault`" + ` | named secrets kept in the vault, ` + "`vault.<name>`" + `: the app's, then its workspace's; redacted wherever a value is shown. A name the vault has not fails the evaluation (` + "`vault?.<name>`" + ` is null instead) | everywhere |
 | ` + "`" + NameToken + "`" + ` | the connection's credential | ` + "`connection.inject.value`" + ` only |
 | ` + "`" + NameTest + "`" + ` | the result of the ` + "`test`" + ` flow, ` + "`test.output`" + ` | ` + "`connection.label`" + ` only |
 
 Templates in flows may use ` + codeList(FlowNames) + `; templates in the app's ` + "`base_url`" + ` and in
-` + "`connection`" + ` may use ` + codeList(ConnectionNames) + `. Blocks add names of their own (a ` + "`foreach`" + `'s item).
+` + "`connection`" + ` may use ` + codeList(ConnectionNames) + `. Blocks add names of their own (a ` + "`foreach`" + `'s item). ` + "`$env`" + ` is
+a mapping of the names a template may use there, and nothing else: ` + "`keys($env)`, `toJSON($env)`" + `.
 
 ### Helper functions
 

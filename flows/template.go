@@ -86,11 +86,12 @@ func (s *Scope) options() []expr.Option {
 	if o, ok := envCache.Load(key); ok {
 		return o.([]expr.Option)
 	}
-	env := types.Map{BudgetName: types.Any}
+	env := types.Map{ctxName: types.Any}
 	for _, n := range names {
 		env[n] = types.Any
 	}
-	opts := append([]expr.Option{expr.Env(env), expr.MaxNodes(MaxTemplateNodes)}, budgetOptions...)
+	opts := append([]expr.Option{expr.Env(env), expr.MaxNodes(MaxTemplateNodes), expr.Patch(envPatch{names})}, vaultOptions...)
+	opts = append(opts, budgetOptions...)
 	envCache.Store(key, opts)
 	return opts
 }
@@ -106,7 +107,8 @@ const (
 )
 
 // Value is a compiled YAML value whose strings may hold {{ templates }}. It is immutable and
-// safe for concurrent use; Eval returns constants as shared values that callers must not modify.
+// safe for concurrent use; Evaluator.Eval returns constants as shared values that callers must
+// not modify.
 type Value struct {
 	Pos   Pos
 	kind  valueKind
@@ -130,7 +132,7 @@ type part struct {
 // Const returns a Value that always evaluates to v.
 func Const(v any) *Value { return &Value{kind: kindLit, lit: v} }
 
-// IsConst reports whether the value holds no template; Eval then returns ConstValue.
+// IsConst reports whether the value holds no template; Evaluator.Eval then returns ConstValue.
 func (v *Value) IsConst() bool { return v == nil || v.kind == kindLit }
 
 // ConstValue returns the constant of a value without templates.
@@ -386,112 +388,6 @@ func (s *Scope) checkRefs(prog *vm.Program, at *origin, w *scalarWalker) {
 	}
 	node := prog.Node()
 	ast.Walk(&node, refVisitor{s: s, at: at, w: w})
-}
-
-// Eval evaluates the value in env. m is a VM to reuse (one per goroutine), or nil.
-// A template's runtime error names its position. What the evaluation builds is counted by env's
-// Budget (see BudgetName), which Eval starts afresh.
-func (v *Value) Eval(env map[string]any, m *vm.VM) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	if v.kind != kindLit {
-		if b, ok := env[BudgetName].(*Budget); ok {
-			b.reset()
-		}
-	}
-	return v.eval(env, m)
-}
-
-func (v *Value) eval(env map[string]any, m *vm.VM) (any, error) {
-	switch v.kind {
-	case kindLit:
-		return v.lit, nil
-	case kindExpr:
-		return run(v.prog, v.src, v.Pos, v.at, env, m)
-	case kindInterp:
-		var b strings.Builder
-		for _, p := range v.parts {
-			if p.prog == nil {
-				b.WriteString(p.text)
-				continue
-			}
-			out, err := run(p.prog, p.src, p.pos, p.at, env, m)
-			if err != nil {
-				return nil, err
-			}
-			text, err := stringifyPart(out)
-			if err == nil && b.Len()+len(text) > MaxTemplateBytes {
-				err = errBudget
-			}
-			if err != nil {
-				return nil, &Error{Pos: p.pos, Msg: fmt.Sprintf("template {{ %s }}: %v", shortSource(p.src), err), Err: err}
-			}
-			b.WriteString(text)
-		}
-		if budget, _ := env[BudgetName].(*Budget); budget != nil {
-			if err := budget.charge(b.Len()); err != nil {
-				return nil, &Error{Pos: v.Pos, Msg: err.Error(), Err: err}
-			}
-		}
-		return b.String(), nil
-	case kindMap:
-		out := make(map[string]any, len(v.keys))
-		for i, k := range v.keys {
-			x, err := v.vals[i].eval(env, m)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = x
-		}
-		return out, nil
-	case kindList:
-		out := make([]any, len(v.vals))
-		for i, c := range v.vals {
-			x, err := c.eval(env, m)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = x
-		}
-		return out, nil
-	}
-	return nil, nil
-}
-
-// EvalString evaluates v and formats the result as text (nil is "").
-func (v *Value) EvalString(env map[string]any, m *vm.VM) (string, error) {
-	x, err := v.Eval(env, m)
-	if err != nil {
-		return "", err
-	}
-	return Stringify(x), nil
-}
-
-func run(prog *vm.Program, src string, pos Pos, at *origin, env map[string]any, m *vm.VM) (out any, err error) {
-	if prog == nil {
-		return nil, &Error{Pos: pos, Msg: "template did not compile"}
-	}
-	if m != nil {
-		out, err = m.Run(prog, env)
-	} else {
-		out, err = expr.Run(prog, env)
-	}
-	if err != nil {
-		msg := err.Error()
-		var fe *file.Error
-		if errors.As(err, &fe) {
-			msg = fe.Message
-			if at != nil {
-				pos = at.pos(fe.From, nil)
-			}
-		}
-		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: %s", shortSource(src), msg), Err: err}
-	}
-	if err := checkSize(out, MaxValueBytes); err != nil {
-		return nil, &Error{Pos: pos, Msg: fmt.Sprintf("template {{ %s }}: its value is larger than %d MiB as JSON", shortSource(src), MaxValueBytes>>20)}
-	}
-	return out, nil
 }
 
 // shortSource is a template's source for an error message: on one line, at most 80 bytes.

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"errors"
 	"math"
 	"reflect"
@@ -156,7 +157,7 @@ func TestTemplateRuntimePositions(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("Compile(%q): %v", tt.src, errs)
 			}
-			_, err := v.Eval(env, nil)
+			_, err := NewEvaluator(context.Background()).Eval(v, env)
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("Eval(%q) = %v, want %s", tt.src, err, tt.want)
 			}
@@ -222,7 +223,7 @@ func TestValueEval(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("Compile(%q): %v", tt.src, errs)
 			}
-			got, err := v.Eval(env, nil)
+			got, err := NewEvaluator(context.Background()).Eval(v, env)
 			if err != nil {
 				t.Fatalf("Eval(%q): %v", tt.src, err)
 			}
@@ -276,7 +277,7 @@ func TestValueSource(t *testing.T) {
 		t.Errorf("Source() of text = %q, want empty", got)
 	}
 	var nilValue *Value
-	if got, err := nilValue.Eval(nil, nil); got != nil || err != nil {
+	if got, err := NewEvaluator(context.Background()).Eval(nilValue, nil); got != nil || err != nil {
 		t.Errorf("nil Value Eval = %v, %v; want nil, nil", got, err)
 	}
 }
@@ -341,7 +342,7 @@ func TestTemplateRuntimeErrorOneLine(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	_, err := v.Eval(map[string]any{"input": map[string]any{}}, nil)
+	_, err := NewEvaluator(context.Background()).Eval(v, map[string]any{"input": map[string]any{}})
 	if want := "t.yaml:2:8: template {{ 1 + input.zz }}: invalid operation: int + <nil>"; err == nil || err.Error() != want {
 		t.Errorf("Eval error = %v, want %s", err, want)
 	}
@@ -355,7 +356,7 @@ func TestTemplateErrorSourceCutOnARune(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	_, err := v.Eval(map[string]any{"input": map[string]any{"zz": 1}}, nil)
+	_, err := NewEvaluator(context.Background()).Eval(v, map[string]any{"input": map[string]any{"zz": 1}})
 	if err == nil || !utf8.ValidString(err.Error()) || !strings.Contains(err.Error(), "é…") {
 		t.Errorf("Eval error = %q, want valid UTF-8 cut after a whole é", err)
 	}

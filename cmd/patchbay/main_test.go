@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/patchbay/patchbay/engine"
 )
 
 // result is what one in-process run of the command printed.
@@ -243,6 +245,34 @@ func TestRunJSONTrace(t *testing.T) {
 	want := []string{"get call_api ok app.yaml:10:9", "note set ok app.yaml:15:9"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("--json-trace steps = %q, want %q", got, want)
+	}
+}
+
+// TestRunTraceCutsValues: --trace and --json-trace show a large value cut, saying so; without
+// them a step's line shows no value at all.
+func TestRunTraceCutsValues(t *testing.T) {
+	dir := writeApp(t, "", map[string]string{"app.yaml": `app: big
+flows:
+  big:
+    steps:
+      - id: s
+        set: {s: "{{ repeat('x', 40000) }}"}
+    output: "{{ len(vars.s) }}"
+`})
+	for _, flags := range [][]string{nil, {"--trace"}, {"--json-trace"}} {
+		t.Run(strings.Join(append([]string{"flags"}, flags...), " "), func(t *testing.T) {
+			r := cli(t, nil, "", append([]string{"run", dir, "big"}, flags...)...)
+			if r.code != 0 || r.stdout != "40000\n" {
+				t.Fatalf("run = %d, stdout %q, stderr:\n%.300s", r.code, r.stdout, r.stderr)
+			}
+			max := int(engine.DefaultLimits.MaxTraceValueBytes)
+			switch {
+			case flags == nil && (strings.Contains(r.stderr, "xxx") || !strings.HasPrefix(r.stderr, "✓ s  set  ")):
+				t.Errorf("without a trace stderr = %.300q, want the step's line alone", r.stderr)
+			case flags != nil && (!strings.Contains(r.stderr, "more bytes]") || len(r.stderr) > max+1000):
+				t.Errorf("%s printed %d bytes, want a value cut at about %d, saying so:\n%.300s", flags[0], len(r.stderr), max, r.stderr)
+			}
+		})
 	}
 }
 

@@ -42,9 +42,13 @@ A run is bounded (10 MiB per response, 10000 items per loop, 10000 steps, 64 MiB
 outputs, --timeout); the --max-* flags raise a bound for a rare big job. Requests may reach every
 address unless --deny-private-networks is given: then loopback, private, link-local and cloud
 metadata addresses are refused, except the networks of --allow-network (docs/security.md).
+--map-origin FROM=TO sends the requests to the origin FROM to a test server at TO instead
+(docs/cli.md: Testing against a stand-in).
 
---record DIR writes every HTTP response of the run to DIR; --replay DIR answers every request
-from such a recording and never uses the network, so a flow can be tried offline:
+--record DIR writes every HTTP response of the run to DIR, redacted as the trace is (a secret
+the run knows, tokens it obtained included, is [redacted] in bodies, headers and URLs);
+--replay DIR answers every request from such a recording and never uses the network, so a
+flow can be tried offline:
 
 	patchbay run examples/hackernews top_stories --input limit=3 \
 	    --replay examples/hackernews/testdata/replay --trace`,
@@ -52,7 +56,7 @@ from such a recording and never uses the network, so a flow can be tried offline
 		o := &runOptions{inputs: map[string]any{}}
 		fs.Func("input", "an input of the flow as `name=value` (repeatable); the value is read as the input's declared type", o.addInput)
 		fs.StringVar(&o.inputFile, "input-file", "", "read inputs from the JSON object in `FILE` (- for stdin); --input overrides its keys")
-		fs.BoolVar(&o.trace, "trace", false, "print each step's input and output (redacted, as JSON) under its line")
+		fs.BoolVar(&o.trace, "trace", false, fmt.Sprintf("print each step's input and output (redacted, as JSON, each cut past %d KiB) under its line", engine.DefaultLimits.MaxTraceValueBytes>>10))
 		fs.BoolVar(&o.jsonTrace, "json-trace", false, "print each step to stderr as one JSON object per line instead (path, block, status, duration in ns, input, output, error, pos)")
 		fs.DurationVar(&o.timeout, "timeout", engine.DefaultLimits.Timeout, "stop the run after `D`, a duration such as 30s or 2m")
 		fs.StringVar(&o.baseURL, "base-url", "", "send requests to `URL` instead of the app's base_url (a sandbox, a staging server)")
@@ -65,6 +69,7 @@ from such a recording and never uses the network, so a flow can be tried offline
 		fs.Int64Var(&o.limits.MaxSteps, "max-steps", d.MaxSteps, "run at most `N` steps, nested steps and called flows included")
 		fs.Int64Var(&o.limits.MaxOutputBytes, "max-output-bytes", d.MaxOutputBytes, "keep at most `N` bytes of step outputs in the run, all steps together")
 		e.netFlags(fs)
+		fs.Func("allow-origin", "let the connection's credentials go to `ORIGIN` (scheme://host[:port]) for this run as well as to the origins it was connected at (repeatable)", o.addOrigin)
 		return func(ctx context.Context, args []string) int { return e.runFlow(ctx, o, args) }
 	},
 }
@@ -82,6 +87,16 @@ type runOptions struct {
 	record    string
 
 	connection string
+	allow      []string // --allow-origin, as engine.Origin writes them
+}
+
+func (o *runOptions) addOrigin(s string) error {
+	origin, err := engine.ParseOrigin(s)
+	if err != nil {
+		return err
+	}
+	o.allow = append(o.allow, origin)
+	return nil
 }
 
 func (o *runOptions) addInput(s string) error {
@@ -99,6 +114,9 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	}
 	if o.replay != "" && o.record != "" {
 		return e.usageError("--replay and --record exclude each other")
+	}
+	if o.replay != "" && len(e.net.origins.from) > 0 {
+		return e.usageError("--replay and --map-origin exclude each other: a replayed run sends no request")
 	}
 	if o.timeout <= 0 {
 		return e.usageError("--timeout must be positive")
@@ -144,23 +162,36 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 		Logger:  e.log.With("app", prog.App.Key, "flow", name),
 		BaseURL: o.baseURL,
 	}
+	var recorder *replay.Recorder
 	switch {
 	case o.replay != "":
 		opts.HTTPClient = &http.Client{Transport: &replay.Player{Dir: o.replay}}
 	case o.record != "":
-		opts.HTTPClient = &http.Client{Transport: &replay.Recorder{Dir: o.record, Transport: e.httpClient().Transport}}
+		recorder = &replay.Recorder{Dir: o.record, Transport: e.httpClient().Transport}
+		opts.HTTPClient = &http.Client{Transport: recorder}
 	default:
 		opts.HTTPClient = e.httpClient()
 	}
-	closeStore, err := e.useConnection(ctx, prog, args[0], o.connection, opts.HTTPClient, &opts)
+	if len(o.allow) > 0 && o.connection == "" {
+		return e.usageError("--allow-origin needs --connection: it lets a connection's credentials go to another origin")
+	}
+	closeStore, err := e.useConnection(ctx, prog, args[0], o.connection, o.allow, opts.HTTPClient, &opts)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "error: %v\n", err)
 		return exitFailure
 	}
 	defer closeStore()
-	p := &stepPrinter{w: e.stderr, trace: o.trace, json: o.jsonTrace, ascii: e.getenv("TERM") == "dumb"}
+	p := &stepPrinter{w: e.stderr, trace: o.trace, json: o.jsonTrace, ascii: e.getenv("TERM") == "dumb", origins: &e.net.origins}
 	opts.OnStep = p.step
+	opts.Trace = o.trace || o.jsonTrace // values only when they are printed
 	res, err := prog.Run(ctx, name, opts)
+	if recorder != nil && res != nil {
+		// The secrets the run learnt after a response came: the recorder knew only the earlier.
+		if rerr := recorder.Redact(res.Redactor); rerr != nil {
+			fmt.Fprintf(e.stderr, "error: --record: %v\n", rerr)
+			return exitFailure
+		}
+	}
 	if err != nil {
 		var in flows.InputErrors
 		if errors.As(err, &in) {

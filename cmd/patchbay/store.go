@@ -50,9 +50,10 @@ func (e *env) openStore() (*sqlite.Store, error) {
 }
 
 // newManager returns the connection manager over st. client (e.httpClient) sends the private
-// flows' and the refreshes' requests.
-func (e *env) newManager(st connections.Store, client *http.Client) *connections.Manager {
-	return connections.NewManager(connections.Config{Store: st, HTTPClient: client, Logger: e.lifecycleLog()})
+// flows' and the refreshes' requests; allow are origins every connection's credentials may go
+// to besides its own (run --allow-origin).
+func (e *env) newManager(st connections.Store, client *http.Client, allow ...string) *connections.Manager {
+	return connections.NewManager(connections.Config{Store: st, HTTPClient: client, Logger: e.lifecycleLog(), AllowOrigins: allow})
 }
 
 // lifecycleLog is the logger of the store and the manager. The commands print what happened

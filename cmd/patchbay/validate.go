@@ -23,7 +23,9 @@ Validate loads and compiles every app under each PATH: the YAML, the fields, the
 every {{ template }}. A PATH is an app's folder (it holds app.yaml) or a folder of app folders,
 searched recursively; folders named testdata and hidden folders are skipped.
 
-Every problem is printed to stdout as file:line:col: message, sorted, and the exit status is 1.
+Two apps with the same key are an error naming both app.yaml files: a stored connection
+follows the app key. Every problem is printed to stdout as file:line:col: message, sorted, and
+the exit status is 1.
 When there is none, validate prints one line, such as "ok: 2 apps, 5 flows", and exits 0.`,
 	Setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) int {
 		return func(ctx context.Context, paths []string) int { return e.validate(paths) }
@@ -56,11 +58,20 @@ func (e *env) validate(paths []string) int {
 		}
 	}
 	nflows := 0
+	keys := map[string]*flows.App{}
 	for _, d := range dirs {
 		prog, err := connections.LoadApp(reg, d)
 		errs.Append(flows.Pos{File: filepath.Join(d, "app.yaml")}, err)
-		if prog != nil {
-			nflows += len(prog.App.Flows)
+		if prog == nil {
+			continue
+		}
+		nflows += len(prog.App.Flows)
+		if app := prog.App; app.Key != "" {
+			if first, ok := keys[app.Key]; ok {
+				errs.Add(keyPos(app), fmt.Sprintf("app key %q is also the key of %s: a stored connection follows the app key, so the two apps would share connections and credentials; give one another key", app.Key, keyPos(first)))
+			} else {
+				keys[app.Key] = app
+			}
 		}
 	}
 	if len(errs) > 0 {
@@ -109,6 +120,18 @@ func findApps(root string) ([]string, error) {
 		return nil
 	})
 	return out, err
+}
+
+// keyPos is the position of an app's app: key, line 1 when it cannot be found.
+func keyPos(app *flows.App) flows.Pos {
+	pos := flows.Pos{File: app.File, Line: 1, Col: 1}
+	for i, line := range strings.Split(string(app.Files[app.File]), "\n") {
+		if strings.HasPrefix(line, "app:") {
+			pos.Line = i + 1
+			break
+		}
+	}
+	return pos
 }
 
 // plural returns "1 app", "2 apps".

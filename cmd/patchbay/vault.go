@@ -16,9 +16,11 @@ var vaultCmd = &command{
 	Args:    "set NAME [--app APP] | list [--app APP] | delete NAME [--app APP]",
 	Summary: "keep named secrets that apps read as {{ vault.NAME }}",
 	Help: `
-The vault keeps named secrets, encrypted, that templates read as {{ vault.NAME }} and that are
-redacted wherever a value is shown. A secret belongs to the workspace, or with --app APP (the
-app's folder) to that app alone; an app's secret overrides the workspace's of the same name.
+The vault keeps named secrets, encrypted, that templates read as {{ vault.NAME }} in every run
+(with or without --connection) and that are redacted wherever a value is shown. A secret
+belongs to the workspace, or with --app APP (the app's folder) to that app alone; an app's
+secret overrides the workspace's of the same name. A template that reads a secret the vault
+has not fails its step; {{ vault?.NAME }} is null instead.
 
 vault set NAME reads the value from a prompt without echo on a terminal, else the whole of
 stdin without its final line ending (so a PEM key can be piped in): never from the command

@@ -12,6 +12,11 @@
 // host is not part of it, so responses recorded from an API replay against any base URL. Request
 // headers are never written, and the response headers that carry credentials (Set-Cookie and
 // the like) are dropped.
+//
+// Under a run's HTTP client, a Recorder redacts what it writes as the run's trace is redacted:
+// every secret the run knows when the response comes is [redacted] in the body, the headers and
+// the URL. Recorder.Redact, called with the run's final redactor once the run is over, redacts
+// the secrets the run learnt later too (a token from the very response recorded).
 package replay
 
 import (
@@ -29,8 +34,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
+	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
 )
 
@@ -120,10 +127,14 @@ func readBody(req *http.Request) ([]byte, error) {
 
 // Recorder is an http.RoundTripper that sends requests with Transport and writes each response
 // to a file in Dir, which it creates. Two requests with the same file name overwrite each
-// other: the last response wins. It is safe for concurrent use.
+// other: the last response wins. A request whose context is a run's (engine.RunRedactor) is
+// recorded redacted with the run's secrets. It is safe for concurrent use.
 type Recorder struct {
 	Dir       string
 	Transport http.RoundTripper // nil: http.DefaultTransport
+
+	mu      sync.Mutex
+	written map[string]*engine.Redactor // file name: the redactor it was written with
 }
 
 var _ http.RoundTripper = (*Recorder)(nil)
@@ -163,17 +174,108 @@ func (r *Recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if len(rec.Header) == 0 {
 		rec.Header = nil
 	}
-	if utf8.Valid(respBody) {
-		rec.Body = string(respBody)
-	} else {
-		rec.BodyBase64 = base64.StdEncoding.EncodeToString(respBody)
-	}
-	if err := r.write(FileName(req.Method, req.URL, body), &rec); err != nil {
+	rec.setBody(respBody)
+	red := engine.RunRedactor(req.Context())
+	rec.redact(red)
+	name := FileName(req.Method, req.URL, body)
+	r.mu.Lock()
+	defer r.mu.Unlock() // one writer of a name at a time, and written tells which redactor
+	if err := r.write(name, &rec); err != nil {
 		return nil, err
 	}
+	if r.written == nil {
+		r.written = map[string]*engine.Redactor{}
+	}
+	r.written[name] = red
 	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 	resp.ContentLength = int64(len(respBody))
 	return resp, nil
+}
+
+// Redact rewrites every recording r wrote that red redacts more of than the redactor it was
+// written with: call it with the run's final redactor (engine.Result.Redactor) when the run is
+// over, so that secrets the run learnt after a response came are redacted in its recording too.
+func (r *Recorder) Redact(red *engine.Redactor) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, was := range r.written {
+		if was == red || red.Empty() {
+			continue // a run's redactor only grows: the same one has nothing more
+		}
+		var rec Recording
+		if err := readRecording(filepath.Join(r.Dir, name), &rec); err != nil {
+			return err
+		}
+		body, err := rec.body()
+		if err != nil {
+			return fmt.Errorf("replay: %s: %w", name, err)
+		}
+		rec.setBody(body)
+		rec.redact(red)
+		if err := r.write(name, &rec); err != nil {
+			return err
+		}
+		r.written[name] = red
+	}
+	return nil
+}
+
+// setBody puts body in Body, or in BodyBase64 when it is not UTF-8 text.
+func (rec *Recording) setBody(body []byte) {
+	rec.Body, rec.BodyBase64 = "", ""
+	if utf8.Valid(body) {
+		rec.Body = string(body)
+	} else {
+		rec.BodyBase64 = base64.StdEncoding.EncodeToString(body)
+	}
+}
+
+// body returns the recorded body.
+func (rec *Recording) body() ([]byte, error) {
+	if rec.BodyBase64 == "" {
+		return []byte(rec.Body), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(rec.BodyBase64)
+	if err != nil {
+		return nil, fmt.Errorf("body_base64: %w", err)
+	}
+	return b, nil
+}
+
+// redact replaces red's secrets in the body, the header values and the URL, as a trace shows
+// them. A body in BodyBase64 is redacted as the bytes it holds.
+func (rec *Recording) redact(red *engine.Redactor) {
+	if red.Empty() {
+		return
+	}
+	rec.URL = red.String(rec.URL)
+	for k, vs := range rec.Header {
+		for i, v := range vs {
+			rec.Header[k][i] = red.String(v)
+		}
+	}
+	if rec.BodyBase64 == "" {
+		rec.Body = red.String(rec.Body)
+		return
+	}
+	if b, err := base64.StdEncoding.DecodeString(rec.BodyBase64); err == nil {
+		rec.setBody([]byte(red.String(string(b))))
+	}
+}
+
+// readRecording reads and decodes the recording in file.
+func readRecording(file string, rec *Recording) error {
+	data, err := flows.ReadFile(file, maxRecording)
+	if errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	if err := json.Unmarshal(data, rec); err != nil {
+		return fmt.Errorf("replay: %s: %w", file, err)
+	}
+	return nil
 }
 
 // write stores rec atomically: a reader never sees half a file.
@@ -224,25 +326,20 @@ func (p *Player) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	file := filepath.Join(p.Dir, FileName(req.Method, req.URL, body))
-	data, err := flows.ReadFile(file, maxRecording)
+	var rec Recording
+	err = readRecording(file, &rec)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("replay: %w for %s %s: %s", ErrNoRecording, req.Method, req.URL.EscapedPath(), file)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("replay: %w", err)
-	}
-	var rec Recording
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("replay: %s: %w", file, err)
+		return nil, err
 	}
 	if rec.Status < 100 || rec.Status > 999 {
 		return nil, fmt.Errorf("replay: %s: status %d is not an HTTP status", file, rec.Status)
 	}
-	respBody := []byte(rec.Body)
-	if rec.BodyBase64 != "" {
-		if respBody, err = base64.StdEncoding.DecodeString(rec.BodyBase64); err != nil {
-			return nil, fmt.Errorf("replay: %s: body_base64: %w", file, err)
-		}
+	respBody, err := rec.body()
+	if err != nil {
+		return nil, fmt.Errorf("replay: %s: %w", file, err)
 	}
 	header := rec.Header.Clone()
 	if header == nil {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/engine/replay"
 )
 
@@ -296,5 +297,59 @@ func TestRecordConcurrent(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 4 {
 		t.Errorf("recorded %d files, want 4 (no temporary files left)", len(entries))
+	}
+}
+
+// TestRecorderRedact: Redact rewrites what the recorder wrote with the secrets of the run's
+// final redactor, in the body (text or not), the header values and the URL, and the recording
+// still replays.
+func TestRecorderRedact(t *testing.T) {
+	const secret = "s3cret-in-body-0123"
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", secret)
+		if r.URL.Path == "/bin/"+secret {
+			w.Write(append([]byte{0xff, 0x00}, secret...))
+			return
+		}
+		fmt.Fprintf(w, `{"token":%q}`, secret)
+	}))
+	t.Cleanup(ts.Close)
+	dir := t.TempDir()
+	r := &replay.Recorder{Dir: dir}
+	for _, path := range []string{"/text", "/bin/" + secret} {
+		resp, err := (&http.Client{Transport: r}).Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if err := r.Redact(engine.NewRedactor(secret)); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("recorded %d files, want 2", len(entries))
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), secret) || !strings.Contains(string(b), "[redacted]") {
+			t.Errorf("%s after Redact:\n%s\nwant the secret [redacted]", e.Name(), b)
+		}
+	}
+	ts.Close()
+	play := &http.Client{Transport: &replay.Player{Dir: dir}}
+	for path, want := range map[string]string{"/text": `{"token":"[redacted]"}`, "/bin/" + secret: "\xff\x00[redacted]"} {
+		resp, err := play.Get("http://example.com" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want || resp.Header.Get("X-Echo") != "[redacted]" {
+			t.Errorf("replayed %s = %q, X-Echo %q; want %q, [redacted]", path, b, resp.Header.Get("X-Echo"), want)
+		}
 	}
 }

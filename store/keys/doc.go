@@ -35,6 +35,11 @@
 // with the one whose id it recorded. Running Rotate again finishes an interrupted rotation
 // with the same new key.
 //
+// A key file is written to a temporary file (master.key.new.*.tmp), locked while it is
+// written, then linked into place. A process killed in between leaves it behind, maybe holding
+// the new key, which a later rotation retires: Load and Prepare remove such files, those whose
+// lock no living writer holds.
+//
 // When PATCHBAY_MASTER_KEY is set, Rotate writes no file: the new key comes from
 // PATCHBAY_NEW_MASTER_KEY, and the operator then moves it into PATCHBAY_MASTER_KEY and unsets
 // PATCHBAY_NEW_MASTER_KEY. While both are set, Load returns both keys, so a restart at any

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // Environment variables and file names of the master key.
@@ -70,6 +71,11 @@ func Load(dataDir string) (Key, error) {
 		return k, nil
 	}
 	if err != nil {
+		return Key{}, fmt.Errorf("load master key: %w", err)
+	}
+	// Only once the key file is there: processes starting at once on a new data directory
+	// each write a temporary file, and the one linked first is the key of all.
+	if err := removeLeftovers(dataDir); err != nil {
 		return Key{}, fmt.Errorf("load master key: %w", err)
 	}
 	nk, err := readFile(newPath)
@@ -139,34 +145,102 @@ func create(path string) (Key, error) {
 	return k, nil
 }
 
-// writeNew writes k to path with mode 0600, failing with fs.ErrExist when path exists. The
-// file is complete and synced before it appears under its name.
-func writeNew(path string, k Key) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp") // mode 0600
+// tmpPattern is the name of the temporary file a key file is written to first, for
+// os.CreateTemp: master.key.123.tmp, master.key.new.456.tmp.
+const tmpPattern = ".*.tmp"
+
+// removeLeftovers removes the temporary key files in dir that a process killed while writing a
+// key file left behind: one may hold a key, which becomes a retired key after a rotation. A
+// writer holds a lock on its temporary file until it is done, and the system releases the lock
+// of a killed process, so a file whose lock is free is a leftover.
+func removeLeftovers(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, FileName+".") || !strings.HasSuffix(name, ".tmp") {
+			continue
+		}
+		if err := removeUnlocked(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("remove what a killed process left of a key file: %w", err)
+		}
+	}
+	return nil
+}
+
+// removeUnlocked removes the file at path unless another process (or another file of this one)
+// holds its lock.
+func removeUnlocked(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if !tryLock(f) {
+		return nil // being written
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// errTmpGone is a temporary key file that another process's removeLeftovers removed before its
+// writer locked it.
+var errTmpGone = errors.New("temporary key file removed before it was linked")
+
+// writeNew writes k to path with mode 0600, failing with fs.ErrExist when path exists. The
+// file is complete and synced before it appears under its name.
+func writeNew(path string, k Key) error {
+	for range 3 {
+		if err := writeTmp(path, k); !errors.Is(err, errTmpGone) {
+			return err
+		}
+	}
+	return fmt.Errorf("write key file %s: %w", path, errTmpGone)
+}
+
+// writeTmp is one attempt of writeNew. The temporary file stays open and locked until it is
+// linked into place and removed, so that removeLeftovers leaves it alone.
+func writeTmp(path string, k Key) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+tmpPattern) // mode 0600
+	if err != nil {
+		return err
+	}
+	defer func() {
+		os.Remove(tmp.Name())
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if !tryLock(tmp) {
+		return errTmpGone // another start locked it to remove it, in the moment before this lock
+	}
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
 		return err
 	}
 	if _, err := io.WriteString(tmp, k.encode()+"\n"); err != nil {
-		tmp.Close()
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
 		return err
 	}
 	if err := os.Link(tmp.Name(), path); err != nil {
 		var le *os.LinkError
 		if errors.As(err, &le) && errors.Is(le.Err, fs.ErrExist) {
 			return fmt.Errorf("write key file %s: %w", path, fs.ErrExist)
+		}
+		if _, serr := os.Lstat(tmp.Name()); errors.Is(serr, fs.ErrNotExist) {
+			return errTmpGone
 		}
 		return err
 	}

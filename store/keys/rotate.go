@@ -56,8 +56,12 @@ func Rotate(ctx context.Context, dataDir string, r Rotator) (Key, error) {
 }
 
 // Prepare is the first step of Rotate with key files: it returns the key in NewFileName,
-// creating the file (mode 0600) with a new random key when there is none.
+// creating the file (mode 0600) with a new random key when there is none. It removes the
+// temporary files a key file is written to that a killed process left behind, as Load does.
 func Prepare(dataDir string) (Key, error) {
+	if err := removeLeftovers(dataDir); err != nil {
+		return Key{}, fmt.Errorf("prepare new master key: %w", err)
+	}
 	path := filepath.Join(dataDir, NewFileName)
 	k, err := readFile(path)
 	if err == nil {

@@ -1,0 +1,5 @@
+//go:build race
+
+package blocks_test
+
+func init() { raceDetector = true }
