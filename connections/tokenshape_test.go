@@ -292,3 +292,19 @@ func connectThenRefresh(t *testing.T, p *plainProvider, conn string) *connection
 	}
 	return reload(t, m, rec)
 }
+
+// TestTokenShapeRefreshOtherOrigin: a refresh_url at another origin than token_url is one of
+// the connection's own: the connection is bound to it, and its refresh is sent there.
+func TestTokenShapeRefreshOtherOrigin(t *testing.T) {
+	refresher := newPlainProvider(t, map[string]http.HandlerFunc{
+		"/refresh": tokenJSON(map[string]any{"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3600}),
+	})
+	p := newPlainProvider(t, map[string]http.HandlerFunc{
+		"/token":  tokenJSON(map[string]any{"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600}),
+		"/api/me": bearerAPI("at-1", "at-2"),
+	})
+	got := connectThenRefresh(t, p, "  refresh_url: "+refresher.srv.URL+"/refresh\n")
+	if got.Creds.Token.AccessToken != "at-2" || len(refresher.at("/refresh")) != 1 {
+		t.Errorf("access token %s after %d refreshes at refresh_url, want at-2 after 1", got.Creds.Token.AccessToken.Reveal(), len(refresher.at("/refresh")))
+	}
+}
