@@ -252,8 +252,11 @@ func parseInject(s *Scope, n *yaml.Node) *Inject {
 	return in
 }
 
+// requestFields are the keys of request; the parser, the JSON Schema and the reference read it.
+var requestFields = []string{"headers", "query", "token_requests"}
+
 func parseRequestDefaults(s *Scope, n *yaml.Node) *RequestDefaults {
-	fields := Fields(s.File, n, s.Errs, "request", "headers", "query", "token_requests")
+	fields := Fields(s.File, n, s.Errs, "request", requestFields...)
 	r := &RequestDefaults{Headers: map[string]*Value{}, Query: map[string]*Value{}}
 	r.TokenRequests = Bool(s.File, fields["token_requests"].Value, s.Errs, "token_requests")
 	for _, p := range Pairs(s.File, fields["headers"].Value, s.Errs, "headers") {

@@ -222,7 +222,7 @@ func Schema(blocks []BlockDoc) map[string]any {
 		{"name", "Inject.Name", str},
 		{"value", "Inject.Value", str},
 	})
-	defs["request"] = object(typeDoc("RequestDefaults", "`request` defaults"), []string{"headers", "query", "token_requests"}, []prop{
+	defs["request"] = object(typeDoc("RequestDefaults", "`request` defaults"), requestFields, []prop{
 		{"headers", "RequestDefaults.Headers", map[string]any{"type": "object"}},
 		{"query", "RequestDefaults.Query", map[string]any{"type": "object"}},
 		{"token_requests", "RequestDefaults.TokenRequests", boolean},
