@@ -25,14 +25,17 @@ import (
 //	  state: "{{ input.state }}"                        # required, at least 8 characters
 //	  code_verifier: "{{ input.code_verifier }}"        # PKCE: adds code_challenge (S256)
 //	  params: {access_type: offline, prompt: consent}   # more query parameters
+//	  client_id_param: app_id                           # the client id's name (default client_id)
 //
 // Every value may be a template. Its output is {"authorize_url": "..."}. The URL is built by
 // golang.org/x/oauth2 (Config.AuthCodeURL): response_type=code, client_id, redirect_uri, scope
 // (the scopes joined by scope_separator), state, code_challenge and code_challenge_method when
 // code_verifier is given, then params, whose null or empty values are left out. A query already
-// in url is kept. The code verifier is redacted for the rest of the run.
+// in url is kept. client_id_param renames client_id for providers that call it otherwise
+// (x/oauth2 always names it client_id). The code verifier is redacted for the rest of the run.
 type OAuth2AuthorizeURL struct {
 	url, clientID, redirectURI, scopes, separator, state, verifier, params *flows.Value
+	clientIDParam                                                          *flows.Value
 }
 
 var _ engine.Block = (*OAuth2AuthorizeURL)(nil)
@@ -61,7 +64,7 @@ var authorizeReserved = map[string]string{
 func compileOAuth2AuthorizeURL(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 	const what = "oauth2_authorize_url"
 	b := &OAuth2AuthorizeURL{}
-	fields := c.Fields(body, what, "url", "client_id", "redirect_uri", "scopes", "scope_separator", "state", "code_verifier", "params")
+	fields := c.Fields(body, what, "url", "client_id", "redirect_uri", "scopes", "scope_separator", "state", "code_verifier", "params", "client_id_param")
 	b.url = oauthRequired(c, body, fields, what, "url", "url: https://provider.example/oauth/authorize")
 	b.clientID = oauthRequired(c, body, fields, what, "client_id", `client_id: "{{ input.client_id }}"`)
 	b.redirectURI = c.Template(fields["redirect_uri"].Value)
@@ -75,6 +78,7 @@ func compileOAuth2AuthorizeURL(c *engine.Compiler, body *yaml.Node) (engine.Bloc
 	}
 	b.verifier = c.Template(fields["code_verifier"].Value)
 	b.params = oauthParams(c, fields, what, authorizeReserved)
+	b.clientIDParam = c.Template(fields["client_id_param"].Value)
 	return b, nil
 }
 
@@ -92,6 +96,7 @@ func (b *OAuth2AuthorizeURL) Run(ctx context.Context, st *engine.State) (any, er
 	state := ev.str(st, "state", b.state)
 	verifier := ev.str(st, "code_verifier", b.verifier)
 	params := ev.params(st, b.params, authorizeReserved)
+	idParam := ev.str(st, "client_id_param", b.clientIDParam)
 	if ev.err != nil {
 		return nil, ev.err
 	}
@@ -136,7 +141,22 @@ func (b *OAuth2AuthorizeURL) Run(ctx context.Context, st *engine.State) (any, er
 	for _, k := range oauthSortedKeys(params) {
 		opts = append(opts, oauth2.SetAuthURLParam(k, params[k]))
 	}
-	return map[string]any{"authorize_url": conf.AuthCodeURL(state, opts...)}, nil
+	u := conf.AuthCodeURL(state, opts...)
+	if idParam != "" && idParam != "client_id" {
+		if _, taken := params[idParam]; taken || authorizeReserved[idParam] != "" {
+			return nil, fmt.Errorf("client_id_param %q names a parameter the URL has already", idParam)
+		}
+		parsed, err := url.Parse(u)
+		if err != nil {
+			return nil, err
+		}
+		q := parsed.Query()
+		q.Set(idParam, q.Get("client_id"))
+		q.Del("client_id")
+		parsed.RawQuery = q.Encode()
+		u = parsed.String()
+	}
+	return map[string]any{"authorize_url": u}, nil
 }
 
 // oauthRequired compiles a required field, reporting it at body when it is missing.

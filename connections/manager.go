@@ -280,10 +280,13 @@ func assumeLifetime(c *flows.Connection) time.Duration {
 	return c.Refresh.AssumeLifetime
 }
 
-// finish tests a new connection, binds it to the origins of its app and of the requests its
-// test made with the credentials, labels it and stores it.
+// finish runs after_connect, tests a new connection, binds it to the origins of its app and
+// of the requests those two made with the credentials, labels it and stores it.
 func (m *Manager) finish(ctx context.Context, prog *engine.Program, rec *Record) (*Record, error) {
 	reached := &originSet{}
+	if err := m.afterConnect(ctx, prog, rec, reached); err != nil {
+		return nil, err
+	}
 	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec, reached))
 	if err != nil {
 		return nil, fmt.Errorf("connection test failed, nothing was stored: %w", err)
@@ -460,9 +463,13 @@ func (m *Manager) FinishOAuth(ctx context.Context, prog *engine.Program, p *Pend
 	if m.now().After(p.Expires) {
 		return nil, ErrPendingExpired
 	}
-	code := query.Get("code")
+	param := "code"
+	if c := prog.App.Connection; c.CodeParam != "" {
+		param = c.CodeParam
+	}
+	code := query.Get(param)
 	if code == "" {
-		return nil, errors.New("callback has no code parameter")
+		return nil, fmt.Errorf("callback has no %s parameter", param)
 	}
 	q := map[string]any{}
 	for k, v := range query {
@@ -595,6 +602,17 @@ func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Rec
 	env, secrets, vault, err := m.env(ctx, prog, rec)
 	if err != nil {
 		return nil, err
+	}
+	if conn == nil && flow != "authorize" {
+		// A flow that requests tokens: the request headers go on its requests when the app
+		// says so (request.token_requests).
+		h, err := tokenRequestHeaders(prog.App.Connection, newTemplates(ctx, env, prog.App, vault))
+		if err != nil {
+			return nil, err
+		}
+		if len(h) > 0 {
+			conn = tokenRequestConn{headers: h}
+		}
 	}
 	// What the runtime offers is secret whether or not the flow declares it sensitive.
 	for _, k := range secretInputs {
@@ -729,15 +747,9 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 		}
 		env[key] = s
 	}
-	ap := map[string]any{}
-	for k, v := range c.AuthorizeParams {
-		x, err := tmpl.eval(v)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("connection authorize_params.%s: %w", k, err)
-		}
-		ap[k] = x
+	if err := tokenShapeEnv(env, c, tmpl); err != nil {
+		return nil, nil, nil, err
 	}
-	env["authorize_params"] = ap
 	return env, secrets, vault, nil
 }
 

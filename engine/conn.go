@@ -82,3 +82,12 @@ func (r *Redactor) knows(secrets []string) bool {
 	}
 	return true
 }
+
+// ConnValue is a Conn whose template value connection may change during a run: a refresh
+// brings new connection.extra values. A run whose Conn is one reads Connection before each
+// template it evaluates, in place of Options.Connection, so the step after a refresh sees what
+// the refresh brought. Connection must return a value that is never modified afterwards.
+type ConnValue interface {
+	Conn
+	Connection() map[string]any
+}

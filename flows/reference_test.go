@@ -211,7 +211,7 @@ which connection keys each type needs; ` + "`patchbay validate`" + ` also compil
 	w("### inject\n\n" + def("inject")["description"].(string) + "\n\n")
 	table(&b, def("inject"), []string{"in", "name", "value"})
 	w("### request\n\n" + def("request")["description"].(string) + " Values may hold templates.\n\n")
-	table(&b, def("request"), []string{"headers", "query"})
+	table(&b, def("request"), requestFields)
 	w("### refresh\n\n" + def("refresh")["description"].(string) + "\n\n")
 	table(&b, def("refresh"), []string{"before_expiry", "min_interval", "on_status", "assume_lifetime"})
 

@@ -222,9 +222,10 @@ func Schema(blocks []BlockDoc) map[string]any {
 		{"name", "Inject.Name", str},
 		{"value", "Inject.Value", str},
 	})
-	defs["request"] = object(typeDoc("RequestDefaults", "`request` defaults"), []string{"headers", "query"}, []prop{
+	defs["request"] = object(typeDoc("RequestDefaults", "`request` defaults"), requestFields, []prop{
 		{"headers", "RequestDefaults.Headers", map[string]any{"type": "object"}},
 		{"query", "RequestDefaults.Query", map[string]any{"type": "object"}},
+		{"token_requests", "RequestDefaults.TokenRequests", boolean},
 	})
 	defs["refresh"] = object(typeDoc("Refresh", "`refresh`"), []string{"before_expiry", "min_interval", "on_status", "assume_lifetime"}, []prop{
 		{"before_expiry", "Refresh.BeforeExpiry", ref("duration")},
@@ -244,9 +245,20 @@ func Schema(blocks []BlockDoc) map[string]any {
 		{"scopes", "Connection.Scopes", ref("strings")},
 		{"scope_separator", "Connection.ScopeSeparator", str},
 		{"pkce", "Connection.PKCE", boolean},
-		{"client_auth", "Connection.ClientAuth", enum("basic", "post")},
+		{"client_auth", "Connection.ClientAuth", enum(ClientAuths...)},
 		{"token_method", "Connection.TokenMethod", enum("POST", "GET", "post", "get")},
 		{"authorize_params", "Connection.AuthorizeParams", map[string]any{"type": "object"}},
+		{"token_params", "Connection.TokenParams", map[string]any{"type": "object"}},
+		{"refresh_params", "Connection.RefreshParams", map[string]any{"type": "object"}},
+		{"token_body", "Connection.TokenBody", enum(TokenBodies...)},
+		{"token_headers", "Connection.TokenHeaders", map[string]any{"type": "object"}},
+		{"refresh_url", "Connection.RefreshURL", str},
+		{"refresh_method", "Connection.RefreshMethod", enum("POST", "GET", "post", "get")},
+		{"token_in", "Connection.TokenIn", str},
+		{"token_keep", "Connection.TokenKeep", map[string]any{"type": "object", "additionalProperties": str}},
+		{"token_error_in", "Connection.TokenErrorIn", str},
+		{"client_id_param", "Connection.ClientIDParam", str},
+		{"code_param", "Connection.CodeParam", str},
 		{"client", "Connection.Client", str},
 		{"params", "Connection.Params", map[string]any{"type": "array", "items": ref("param")}},
 		{"fields", "Connection.Fields", map[string]any{"type": "array", "items": ref("field")}},
