@@ -52,8 +52,9 @@ var callAPIFields = []string{"method", "path", "url", "query", "headers", "json"
 type CallAPI struct {
 	method      string // upper case; "" when methodV is a template
 	methodV     *flows.Value
-	path        *flows.Value // joined to the app's base_url; nil when url is set
-	url         *flows.Value
+	path        *urlTemplate // joined to the app's base_url; nil when url is set
+	url         *urlTemplate
+	base        *urlTemplate // the app's base_url, when path is set and the app has one
 	query       *flows.Value
 	headers     *flows.Value
 	header      http.Header    // the request's headers, when nothing in them is a template; read only
@@ -125,13 +126,16 @@ func compileCallAPI(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 		} else if c.App().BaseURL == nil {
 			c.Errorf(path.Value, "path needs the app's base_url (or use url: for an absolute URL)")
 		}
-		b.path = c.Template(path.Value)
+		b.path = newURLTemplate("path", c.Template(path.Value))
+		if c.App().BaseURL != nil {
+			b.base = newURLTemplate("base_url", c.App().BaseURL)
+		}
 	case hasURL:
 		s := flows.String(file, u.Value, errs, "url")
 		if !hasTemplate(u.Value) && s != "" && !isAbsURL(s) {
 			c.Errorf(u.Value, "url %q is not an absolute http or https URL (for a path under the app's base_url use path:)", s)
 		}
-		b.url = c.Template(u.Value)
+		b.url = newURLTemplate("url", c.Template(u.Value))
 	}
 
 	if fl, ok := f["query"]; ok {
@@ -561,15 +565,17 @@ func (b *CallAPI) request(st *engine.State) (*request, error) {
 
 	var raw string
 	if b.url != nil {
-		if raw, err = st.EvalString(b.url); err != nil {
+		if raw, err = b.url.eval(st); err != nil {
 			return nil, err
 		}
 	} else {
-		base, err := st.BaseURL()
-		if err != nil {
-			return nil, fmt.Errorf("base_url: %w", err)
+		base := st.BaseURLOption()
+		if base == "" && b.base != nil {
+			if base, err = b.base.eval(st); err != nil {
+				return nil, err
+			}
 		}
-		p, err := st.EvalString(b.path)
+		p, err := b.path.eval(st)
 		if err != nil {
 			return nil, err
 		}
