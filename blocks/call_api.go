@@ -26,7 +26,7 @@ const UserAgent = "patchbay/0.1.0"
 // Methods are the HTTP methods call_api sends.
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-var callAPIFields = []string{"method", "path", "url", "query", "headers", "json", "form", "body", "content_type", "timeout", "accept", "parse", "follow_redirects"}
+var callAPIFields = []string{"method", "path", "url", "query", "headers", "json", "form", "body", "content_type", "timeout", "accept", "parse", "follow_redirects", "paginate"}
 
 // CallAPI sends one HTTP request with the run's connection and outputs the response:
 //
@@ -42,6 +42,9 @@ var callAPIFields = []string{"method", "path", "url", "query", "headers", "json"
 // A status that accept does not list fails the step with an *engine.HTTPError; a body larger
 // than the run's MaxResponseBytes with an *engine.LimitError. When the connection asks for it
 // after a response (a 401: its token went stale), the request is sent once more, freshly signed.
+//
+// With paginate (see paginate), the request is sent again for each next page and the step
+// outputs {items, pages} instead.
 //
 // follow_redirects says which redirects are followed: same_origin (those within the origin,
 // scheme, host and port, of the request), any, or none (the 3xx response is the response). The
@@ -70,6 +73,7 @@ type CallAPI struct {
 	parse       string // "" when parseV is a template
 	parseV      *flows.Value
 	follow      string // follow_redirects; "" for the default
+	paginate    *paginate
 }
 
 var _ engine.Block = (*CallAPI)(nil)
@@ -77,7 +81,7 @@ var _ engine.Block = (*CallAPI)(nil)
 // CallAPIType is the call_api block.
 var CallAPIType = engine.BlockType{
 	Kind:    "call_api",
-	Summary: "sends an HTTP request with the connection's credentials and outputs the response (status, headers, body, url)",
+	Summary: "sends an HTTP request with the connection's credentials and outputs the response (status, headers, body, url); with paginate, the items of all its pages",
 	Compile: compileCallAPI,
 }
 
@@ -196,6 +200,12 @@ func compileCallAPI(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 			c.Errorf(fl.Value, "parse %q is not one of %s%s", p, strings.Join(parseModes, ", "), flows.Suggest(p, parseModes))
 		} else if p != "" {
 			b.parse = p
+		}
+	}
+	if fl, ok := f["paginate"]; ok {
+		b.paginate = compilePaginate(c, fl, b.kind)
+		if b.parse == parseNone {
+			c.Errorf(fl.Key, "call_api: paginate reads the items of each page from its body, which parse: none leaves unread")
 		}
 	}
 	return b, nil
@@ -347,15 +357,25 @@ type request struct {
 	accept  []statusRange
 	parse   string
 	follow  string
+	origin  string         // where the connection's credentials go; "" for req's own origin
 	trace   map[string]any // the step's input for the trace
 }
 
-// Run evaluates the request, sends it and reads the response.
+// Run evaluates the request, sends it and reads the response; with paginate, it walks the pages.
 func (b *CallAPI) Run(ctx context.Context, st *engine.State) (any, error) {
 	r, err := b.request(st)
 	if err != nil {
 		return nil, err
 	}
+	if b.paginate != nil {
+		return b.paginate.walk(ctx, st, r)
+	}
+	return r.do(ctx, st)
+}
+
+// do sends the request, once more after the connection refreshed its credentials when it asks
+// for that, and reads the response into the step's output.
+func (r *request) do(ctx context.Context, st *engine.State) (map[string]any, error) {
 	conn := st.Conn()
 	client := st.HTTPClient()
 	resp, x, cancel, err := r.send(ctx, client, conn, st.Redactor())
@@ -446,7 +466,7 @@ func unwrapURLError(err error) error {
 }
 
 // response reads and checks a response and makes the step's output.
-func (r *request) response(st *engine.State, resp *http.Response, hops []any) (any, error) {
+func (r *request) response(st *engine.State, resp *http.Response, hops []any) (map[string]any, error) {
 	if !accepts(r.accept, resp.StatusCode) {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 4*engine.BodyExcerpt))
 		discard(resp)
@@ -847,6 +867,8 @@ func typeName(v any) string {
 		return "a boolean"
 	case []any:
 		return "a list"
+	case map[string]any:
+		return "a mapping"
 	}
 	return fmt.Sprintf("a %T", v)
 }

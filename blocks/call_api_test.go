@@ -100,6 +100,7 @@ func (rec *recorder) handler(respond func(w http.ResponseWriter, r *http.Request
 		rec.mu.Lock()
 		rec.reqs = append(rec.reqs, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: string(body), Header: r.Header.Clone()})
 		rec.mu.Unlock()
+		r.Body = io.NopCloser(strings.NewReader(string(body))) // for respond to read again
 		respond(w, r)
 	})
 }

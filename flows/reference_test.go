@@ -239,7 +239,7 @@ A condition (` + "`when`" + `) counts as false when it is false, null, 0, "" or 
 mapping; anything else is true. A step with ` + "`on_error: continue`" + ` that fails outputs
 ` + "`{error: {message, class, status, code}}`" + `.
 
-` + callAPIReference + `### retry
+` + callAPIReference + paginateReference + `### retry
 
 `)
 	table(&b, def("retry"), retryFields)
