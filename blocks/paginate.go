@@ -101,7 +101,7 @@ func (p *paginate) walk(ctx context.Context, st *engine.State, r *request) (any,
 		if !done {
 			switch p.strategy {
 			case "link":
-				next, err = p.linkRequest(st, cur, out, origin)
+				next, err = p.linkRequest(st, r, out, origin)
 			case "cursor":
 				next, err = p.cursorRequest(st, pst, r, origin, &cursor)
 			case "offset":
@@ -136,9 +136,9 @@ func (p *paginate) walk(ctx context.Context, st *engine.State, r *request) (any,
 // pageError says which page a failure is on.
 func pageError(page int, err error) error { return fmt.Errorf("page %d: %w", page, err) }
 
-// linkRequest is the request for the page the response's Link header names with p.rel (nil:
+// linkRequest is first sent to the page the response's Link header names with p.rel (nil:
 // none), its URL resolved against the page's.
-func (p *paginate) linkRequest(st *engine.State, cur *request, out map[string]any, origin string) (*request, error) {
+func (p *paginate) linkRequest(st *engine.State, first *request, out map[string]any, origin string) (*request, error) {
 	h, _ := out["headers"].(map[string]any)
 	var values []string
 	switch v := h["link"].(type) {
@@ -161,7 +161,7 @@ func (p *paginate) linkRequest(st *engine.State, cur *request, out map[string]an
 	if err != nil {
 		return nil, fmt.Errorf("Link rel=%q: invalid URL %q: %w", p.rel, st.Redactor().String(target), unwrapURLError(err))
 	}
-	return cur.at(st, base.ResolveReference(ref), origin)
+	return first.at(st, base.ResolveReference(ref), origin)
 }
 
 // cursorRequest is the request with the next cursor in p.param (nil: the cursor is null or

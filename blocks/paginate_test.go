@@ -224,16 +224,20 @@ func TestPaginateMaxPages(t *testing.T) {
 }
 
 // TestPaginateLinkToAnotherOrigin: a next link to another origin gets neither the connection's
-// credentials nor the step's header that holds a secret; the first origin gets both.
+// credentials nor the step's header that holds a secret; the first origin gets both, also for
+// the page after, which that origin's link names.
 func TestPaginateLinkToAnotherOrigin(t *testing.T) {
-	other := &recorder{}
+	rec, other := &recorder{}, &recorder{}
+	var ts *httptest.Server
 	ots := httptest.NewServer(other.handler(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", `<`+ts.URL+`/api/repos?page=3>; rel="next"`)
 		writeJSON(w, []any{map[string]any{"id": "elsewhere"}})
 	}))
 	defer ots.Close()
-	rec := &recorder{}
-	ts := httptest.NewServer(rec.handler(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Link", `<`+ots.URL+`/steal?page=2>; rel="next"`)
+	ts = httptest.NewServer(rec.handler(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("page") == "" {
+			w.Header().Set("Link", `<`+ots.URL+`/steal?page=2>; rel="next"`)
+		}
 		writeJSON(w, []any{map[string]any{"id": "home"}})
 	}))
 	defer ts.Close()
@@ -242,15 +246,17 @@ func TestPaginateLinkToAnotherOrigin(t *testing.T) {
 	if errText != "" {
 		t.Fatalf("Run: %s", errText)
 	}
-	if got := ids(res.Output.(map[string]any)["items"]); !reflect.DeepEqual(got, []string{"home", "elsewhere"}) {
-		t.Errorf("items %v, want [home elsewhere]", got)
+	if got := ids(res.Output.(map[string]any)["items"]); !reflect.DeepEqual(got, []string{"home", "elsewhere", "home"}) {
+		t.Errorf("items %v, want [home elsewhere home]", got)
 	}
 	home, away := rec.requests(), other.requests()
-	if len(home) != 1 || len(away) != 1 {
-		t.Fatalf("requests: %d at home, %d at the other origin; want 1 and 1", len(home), len(away))
+	if len(home) != 2 || len(away) != 1 {
+		t.Fatalf("requests: %d at home, %d at the other origin; want 2 and 1", len(home), len(away))
 	}
-	if home[0].Header.Get("Authorization") != "Bearer old" || home[0].Header.Get("X-Api-Key") != "k3y" {
-		t.Errorf("first page: Authorization %q, X-Api-Key %q; want both", home[0].Header.Get("Authorization"), home[0].Header.Get("X-Api-Key"))
+	for _, r := range home {
+		if r.Header.Get("Authorization") != "Bearer old" || r.Header.Get("X-Api-Key") != "k3y" {
+			t.Errorf("page at home ?%s: Authorization %q, X-Api-Key %q; want both", r.Query, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
+		}
 	}
 	h := away[0].Header
 	if h.Get("Authorization") != "" || h.Get("X-Api-Key") != "" || h.Get("Accept") != "application/json" {
