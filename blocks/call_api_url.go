@@ -63,9 +63,14 @@ func (u *urlTemplate) eval(st *engine.State) (string, error) {
 	}
 	var b strings.Builder
 	inQuery := false // past the path: a ? or a # was written
+	dropDot := false // an optional host label was left out: so is the dot after it
 	for i, p := range u.parts {
 		if p.tmpl == nil {
-			b.WriteString(p.text)
+			text := p.text
+			if dropDot {
+				text, dropDot = strings.TrimPrefix(text, "."), false
+			}
+			b.WriteString(text)
 			inQuery = inQuery || strings.ContainsAny(p.text, "?#")
 			continue
 		}
@@ -86,8 +91,13 @@ func (u *urlTemplate) eval(st *engine.State) (string, error) {
 				return "", &flows.Error{Pos: p.tmpl.Pos, Msg: fmt.Sprintf("%s: template {{ %s }} is %s in the URL's %s (write optional(...) around it when it may be left out)",
 					u.what, p.tmpl.Source(), what, u.section(b.String()))}
 			}
-			// An optional segment left out takes its slash with it: /a/{{ optional(x) }}/b is /a/b.
-			if cur := b.String(); strings.HasSuffix(cur, "/") && !strings.HasSuffix(cur, "//") && u.segmentEnds(i+1) {
+			// An optional segment left out takes its slash with it: /a/{{ optional(x) }}/b is /a/b;
+			// an optional host label its dot: {{ optional(x) }}.example.com is example.com.
+			cur := b.String()
+			switch {
+			case u.section(cur) == "host":
+				dropDot = (strings.HasSuffix(cur, "://") || strings.HasSuffix(cur, ".")) && u.startsWith(i+1, '.')
+			case strings.HasSuffix(cur, "/") && !strings.HasSuffix(cur, "//") && u.segmentEnds(i+1):
 				b.Reset()
 				b.WriteString(cur[:len(cur)-1])
 			}
@@ -105,11 +115,12 @@ func (u *urlTemplate) eval(st *engine.State) (string, error) {
 // segmentEnds reports whether the path segment ends before part i: there is no part i, or it is
 // text that starts with /, ? or #.
 func (u *urlTemplate) segmentEnds(i int) bool {
-	if i >= len(u.parts) {
-		return true
-	}
-	p := u.parts[i]
-	return p.tmpl == nil && (p.text == "" || strings.ContainsRune("/?#", rune(p.text[0])))
+	return i >= len(u.parts) || u.startsWith(i, '/') || u.startsWith(i, '?') || u.startsWith(i, '#')
+}
+
+// startsWith reports whether part i is text that starts with c.
+func (u *urlTemplate) startsWith(i int, c byte) bool {
+	return i < len(u.parts) && u.parts[i].tmpl == nil && strings.HasPrefix(u.parts[i].text, string(c))
 }
 
 // section names the part of the URL that follows sofar: its host or its path.

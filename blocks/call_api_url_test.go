@@ -1,7 +1,11 @@
 package blocks_test
 
 import (
+	"cmp"
+	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -23,6 +27,7 @@ func TestCallAPIEmptyURLPart(t *testing.T) {
 		base    string // base_url in place of BASE/api
 		opts    engine.Options
 		want    string // the path and query asked for
+		host    string // the Host asked for; "" for the server's
 		wantErr string // BASE is the server's URL
 	}{
 		{name: "null path segment", step: `{path: "/v3/company/{{ connection.extra.realm }}/query"}`,
@@ -49,6 +54,12 @@ func TestCallAPIEmptyURLPart(t *testing.T) {
 			opts: engine.Options{Connection: map[string]any{"extra": map[string]any{"realm": 123}}}, want: "/api/v3/company/123/query"},
 		{name: "optional last segment left out", step: `{path: "/items/{{ optional(input.id) }}?all=1"}`,
 			want: "/api/items?all=1"},
+		{name: "optional host label left out", step: `{url: "http://{{ optional(input.id) }}.example.test/x"}`,
+			host: "example.test", want: "/x"},
+		{name: "optional host label given", step: `{url: "http://{{ optional(input.id) }}.example.test/x"}`,
+			opts: engine.Options{Input: map[string]any{"id": "eu"}}, host: "eu.example.test", want: "/x"},
+		{name: "optional inner host label left out", step: `{url: "http://api.{{ optional(input.id) }}.example.test/y"}`,
+			host: "api.example.test", want: "/y"},
 		{name: "empty query value is not the path", step: `{path: "/search?q={{ input.id }}"}`,
 			opts: engine.Options{Input: map[string]any{"id": ""}}, want: "/api/search?q="},
 		{name: "template after the query", step: `{url: "BASE/api/search?{{ 'q=' }}{{ input.id }}"}`,
@@ -64,6 +75,10 @@ func TestCallAPIEmptyURLPart(t *testing.T) {
 			if tc.opts.Connection == nil {
 				tc.opts.Connection = map[string]any{"params": map[string]any{}, "extra": map[string]any{}}
 			}
+			// Every host is the test server, which sees the Host asked for.
+			tc.opts.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, ts.Listener.Addr().String())
+			}}}
 			tc.opts.BaseURL = strings.ReplaceAll(tc.opts.BaseURL, "BASE", ts.URL)
 			_, errText := capiRun(t, ts.URL, src, tc.opts)
 			reqs := rec.requests()[before:]
@@ -90,6 +105,9 @@ func TestCallAPIEmptyURLPart(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("asked for %s, want %s", got, tc.want)
+			}
+			if want := cmp.Or(tc.host, strings.TrimPrefix(ts.URL, "http://")); reqs[0].Host != want {
+				t.Errorf("asked host %s, want %s", reqs[0].Host, want)
 			}
 		})
 	}

@@ -12,8 +12,10 @@ const callAPIReference = "### call_api URLs\n\n" +
 	"```\n\n" +
 	"A part that may be empty says so with `optional(...)`: an optional segment that is empty is left\n" +
 	"out with its slash, so `/a/{{ optional(x) }}/b` asks for `/a/b` when x is null and `/a/7/b` when\n" +
-	"it is 7. After the `?` (the query) an empty value is sent as it is (`?q=`); `query:` leaves a null\n" +
-	"parameter out.\n\n"
+	"it is 7; an empty optional host label goes with its dot, so\n" +
+	"`https://{{ optional(connection.params.region) }}.api.example.com` is `https://api.example.com`\n" +
+	"without a region. After the `?` (the query) an empty value is sent as it is (`?q=`); `query:`\n" +
+	"leaves a null parameter out.\n\n"
 
 // paginateReference documents call_api's paginate (blocks/paginate.go, paginate_compile.go).
 const paginateReference = "### Pagination\n\n" +
