@@ -249,7 +249,8 @@ func (p *paginate) with(st *engine.State, r *request, origin string, set map[str
 }
 
 // at is r sent to u, with the connection's credentials only at origin, the first page's: at
-// another origin the page also goes without the step's headers that hold a secret.
+// another origin the page also goes without the step's headers that hold a secret, and not at
+// all when its body holds one (as a redirect there would not be followed).
 func (r *request) at(st *engine.State, u *url.URL, origin string) (*request, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("the next page's URL %q is not an absolute http or https URL", st.Redactor().String(u.Redacted()))
@@ -262,9 +263,13 @@ func (r *request) at(st *engine.State, u *url.URL, origin string) (*request, err
 	c := *r
 	c.req, c.origin = req, origin
 	c.url, c.rurl = raw, redactURL(st, req.URL, raw)
-	if engine.Origin(req.URL) != origin {
+	if to := engine.Origin(req.URL); to != origin {
+		red := st.Redactor()
+		if r.body != nil && red.String(string(r.body)) != string(r.body) {
+			return nil, fmt.Errorf("the next page is at another origin, %s, than the first, %s: not asked for, as the body it would send there holds a secret", to, origin)
+		}
 		c.header = r.header.Clone()
-		dropSecretHeaders(c.header, st.Redactor())
+		dropSecretHeaders(c.header, red)
 	}
 	c.trace = make(map[string]any, len(r.trace))
 	for k, v := range r.trace {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -242,7 +243,7 @@ func TestPaginateLinkToAnotherOrigin(t *testing.T) {
 	}))
 	defer ts.Close()
 	step := `{path: /repos, headers: {X-Api-Key: "{{ input.token }}", Accept: application/json}, paginate: {items: "{{ response.body }}", link: next}}`
-	res, errText := capiRun(t, ts.URL, capiApp(step), engine.Options{Conn: newFakeConn(false), Input: map[string]any{"token": "k3y"}})
+	res, errText := capiRun(t, ts.URL, capiApp(step), engine.Options{Conn: newFakeConn(false), Input: map[string]any{"token": "s3cret-key-value"}})
 	if errText != "" {
 		t.Fatalf("Run: %s", errText)
 	}
@@ -254,7 +255,7 @@ func TestPaginateLinkToAnotherOrigin(t *testing.T) {
 		t.Fatalf("requests: %d at home, %d at the other origin; want 2 and 1", len(home), len(away))
 	}
 	for _, r := range home {
-		if r.Header.Get("Authorization") != "Bearer old" || r.Header.Get("X-Api-Key") != "k3y" {
+		if r.Header.Get("Authorization") != "Bearer old" || r.Header.Get("X-Api-Key") != "s3cret-key-value" {
 			t.Errorf("page at home ?%s: Authorization %q, X-Api-Key %q; want both", r.Query, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
 		}
 	}
@@ -265,6 +266,26 @@ func TestPaginateLinkToAnotherOrigin(t *testing.T) {
 	if away[0].Path != "/steal" || away[0].Query != "page=2" {
 		t.Errorf("page at the other origin: %s?%s, want the link as given", away[0].Path, away[0].Query)
 	}
+
+	// A body that holds a secret is not sent to the other origin at all.
+	step = `{method: POST, path: /search, json: {key: "{{ input.token }}"}, paginate: {items: "{{ response.body }}", link: next}}`
+	_, errText = capiRun(t, ts.URL, capiApp(step), engine.Options{Input: map[string]any{"token": "s3cret-key-value"}})
+	want := `app.yaml:9:9: step "x" (call_api): page 1: the next page is at another origin, ` + engine.Origin(mustParse(t, ots.URL)) + `, than the first, ` + engine.Origin(mustParse(t, ts.URL)) + `: not asked for, as the body it would send there holds a secret`
+	if errText != want {
+		t.Errorf("error =\n%s\nwant\n%s", errText, want)
+	}
+	if n := len(other.requests()); n != 1 {
+		t.Errorf("the other origin got %d requests, want the 1 before", n)
+	}
+}
+
+func mustParse(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // TestPaginateRefreshMidWalk: a 401 on the second page makes the connection refresh once and
