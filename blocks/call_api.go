@@ -370,7 +370,11 @@ func (b *CallAPI) Run(ctx context.Context, st *engine.State) (any, error) {
 	if b.paginate != nil {
 		return b.paginate.walk(ctx, st, r)
 	}
-	return r.do(ctx, st)
+	out, err := r.do(ctx, st)
+	if err != nil {
+		return nil, err // not a nil map in an interface
+	}
+	return out, nil
 }
 
 // do sends the request, once more after the connection refreshed its credentials when it asks

@@ -116,10 +116,10 @@ func (p *paginate) walk(ctx context.Context, st *engine.State, r *request) (any,
 				return nil, pageError(pages, err)
 			}
 		}
+		if items == nil {
+			items = []any{} // an empty walk outputs an empty list, not null
+		}
 		if next == nil {
-			if items == nil {
-				items = []any{}
-			}
 			return map[string]any{"items": items, "pages": pages}, nil
 		}
 		if pages == p.maxPages {

@@ -147,6 +147,8 @@ func TestPaginate(t *testing.T) {
 		{name: "page number up to an empty page", handler: gitlab,
 			step:  `{path: /projects, query: {per_page: 2}, paginate: {items: "{{ response.body }}", page_number: {param: page}}}`,
 			pages: 4, queries: []string{"page=1&per_page=2", "page=2&per_page=2", "page=3&per_page=2", "page=4&per_page=2"}},
+		{name: "no items", step: `{path: /repos, query: {per_page: 2}, paginate: {items: "{{ response.body }}", link: next}}`,
+			all: []any{}, pages: 1, queries: []string{"per_page=2"}},
 		{name: "stop_when after the first page", step: `{path: /repos, query: {per_page: 2}, paginate: {items: "{{ response.body }}", link: next, stop_when: "{{ pages == 1 }}"}}`,
 			all: numbers(2), pages: 1, queries: []string{"per_page=2"}},
 	}
@@ -174,6 +176,9 @@ func TestPaginate(t *testing.T) {
 				t.Fatalf("Run: %s", errText)
 			}
 			out := res.Output.(map[string]any)
+			if list, ok := out["items"].([]any); !ok || list == nil {
+				t.Errorf("items = %#v, want a list", out["items"])
+			}
 			if got, w := ids(out["items"]), ids(want); !reflect.DeepEqual(got, w) {
 				t.Errorf("items %v, want %v", got, w)
 			}
