@@ -26,7 +26,7 @@ const UserAgent = "patchbay/0.1.0"
 // Methods are the HTTP methods call_api sends.
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-var callAPIFields = []string{"method", "path", "url", "query", "headers", "json", "form", "body", "content_type", "timeout", "accept", "parse", "follow_redirects"}
+var callAPIFields = []string{"method", "path", "url", "query", "headers", "json", "form", "body", "content_type", "timeout", "accept", "parse", "follow_redirects", "paginate"}
 
 // CallAPI sends one HTTP request with the run's connection and outputs the response:
 //
@@ -43,6 +43,9 @@ var callAPIFields = []string{"method", "path", "url", "query", "headers", "json"
 // than the run's MaxResponseBytes with an *engine.LimitError. When the connection asks for it
 // after a response (a 401: its token went stale), the request is sent once more, freshly signed.
 //
+// With paginate (see paginate), the request is sent again for each next page and the step
+// outputs {items, pages} instead.
+//
 // follow_redirects says which redirects are followed: same_origin (those within the origin,
 // scheme, host and port, of the request), any, or none (the 3xx response is the response). The
 // default is same_origin for a credentialed request (the run has a connection, or the URL, a
@@ -52,8 +55,9 @@ var callAPIFields = []string{"method", "path", "url", "query", "headers", "json"
 type CallAPI struct {
 	method      string // upper case; "" when methodV is a template
 	methodV     *flows.Value
-	path        *flows.Value // joined to the app's base_url; nil when url is set
-	url         *flows.Value
+	path        *urlTemplate // joined to the app's base_url; nil when url is set
+	url         *urlTemplate
+	base        *urlTemplate // the app's base_url, when path is set and the app has one
 	query       *flows.Value
 	headers     *flows.Value
 	header      http.Header    // the request's headers, when nothing in them is a template; read only
@@ -69,6 +73,7 @@ type CallAPI struct {
 	parse       string // "" when parseV is a template
 	parseV      *flows.Value
 	follow      string // follow_redirects; "" for the default
+	paginate    *paginate
 }
 
 var _ engine.Block = (*CallAPI)(nil)
@@ -76,7 +81,7 @@ var _ engine.Block = (*CallAPI)(nil)
 // CallAPIType is the call_api block.
 var CallAPIType = engine.BlockType{
 	Kind:    "call_api",
-	Summary: "sends an HTTP request with the connection's credentials and outputs the response (status, headers, body, url)",
+	Summary: "sends an HTTP request with the connection's credentials and outputs the response (status, headers, body, url); with paginate, the items of all its pages",
 	Compile: compileCallAPI,
 }
 
@@ -125,13 +130,16 @@ func compileCallAPI(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 		} else if c.App().BaseURL == nil {
 			c.Errorf(path.Value, "path needs the app's base_url (or use url: for an absolute URL)")
 		}
-		b.path = c.Template(path.Value)
+		b.path = newURLTemplate("path", c.Template(path.Value))
+		if c.App().BaseURL != nil {
+			b.base = newURLTemplate("base_url", c.App().BaseURL)
+		}
 	case hasURL:
 		s := flows.String(file, u.Value, errs, "url")
 		if !hasTemplate(u.Value) && s != "" && !isAbsURL(s) {
 			c.Errorf(u.Value, "url %q is not an absolute http or https URL (for a path under the app's base_url use path:)", s)
 		}
-		b.url = c.Template(u.Value)
+		b.url = newURLTemplate("url", c.Template(u.Value))
 	}
 
 	if fl, ok := f["query"]; ok {
@@ -192,6 +200,12 @@ func compileCallAPI(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 			c.Errorf(fl.Value, "parse %q is not one of %s%s", p, strings.Join(parseModes, ", "), flows.Suggest(p, parseModes))
 		} else if p != "" {
 			b.parse = p
+		}
+	}
+	if fl, ok := f["paginate"]; ok {
+		b.paginate = compilePaginate(c, fl, b.kind)
+		if b.parse == parseNone {
+			c.Errorf(fl.Key, "call_api: paginate reads the items of each page from its body, which parse: none leaves unread")
 		}
 	}
 	return b, nil
@@ -343,15 +357,29 @@ type request struct {
 	accept  []statusRange
 	parse   string
 	follow  string
+	origin  string         // where the connection's credentials go; "" for req's own origin
 	trace   map[string]any // the step's input for the trace
 }
 
-// Run evaluates the request, sends it and reads the response.
+// Run evaluates the request, sends it and reads the response; with paginate, it walks the pages.
 func (b *CallAPI) Run(ctx context.Context, st *engine.State) (any, error) {
 	r, err := b.request(st)
 	if err != nil {
 		return nil, err
 	}
+	if b.paginate != nil {
+		return b.paginate.walk(ctx, st, r)
+	}
+	out, err := r.do(ctx, st)
+	if err != nil {
+		return nil, err // not a nil map in an interface
+	}
+	return out, nil
+}
+
+// do sends the request, once more after the connection refreshed its credentials when it asks
+// for that, and reads the response into the step's output.
+func (r *request) do(ctx context.Context, st *engine.State) (map[string]any, error) {
 	conn := st.Conn()
 	client := st.HTTPClient()
 	resp, x, cancel, err := r.send(ctx, client, conn, st.Redactor())
@@ -442,7 +470,7 @@ func unwrapURLError(err error) error {
 }
 
 // response reads and checks a response and makes the step's output.
-func (r *request) response(st *engine.State, resp *http.Response, hops []any) (any, error) {
+func (r *request) response(st *engine.State, resp *http.Response, hops []any) (map[string]any, error) {
 	if !accepts(r.accept, resp.StatusCode) {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 4*engine.BodyExcerpt))
 		discard(resp)
@@ -561,15 +589,17 @@ func (b *CallAPI) request(st *engine.State) (*request, error) {
 
 	var raw string
 	if b.url != nil {
-		if raw, err = st.EvalString(b.url); err != nil {
+		if raw, err = b.url.eval(st); err != nil {
 			return nil, err
 		}
 	} else {
-		base, err := st.BaseURL()
-		if err != nil {
-			return nil, fmt.Errorf("base_url: %w", err)
+		base := st.BaseURLOption()
+		if base == "" && b.base != nil {
+			if base, err = b.base.eval(st); err != nil {
+				return nil, err
+			}
 		}
-		p, err := st.EvalString(b.path)
+		p, err := b.path.eval(st)
 		if err != nil {
 			return nil, err
 		}
@@ -841,6 +871,8 @@ func typeName(v any) string {
 		return "a boolean"
 	case []any:
 		return "a list"
+	case map[string]any:
+		return "a mapping"
 	}
 	return fmt.Sprintf("a %T", v)
 }

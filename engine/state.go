@@ -223,6 +223,9 @@ func (st *State) AddSecrets(secrets ...string) { st.r.addSecrets(secrets...) }
 // App returns the app being run.
 func (st *State) App() *flows.App { return st.r.prog.App }
 
+// BaseURLOption returns Options.BaseURL: the base_url that replaces the app's in this run, or "".
+func (st *State) BaseURLOption() string { return st.r.opts.BaseURL }
+
 // BaseURL returns Options.BaseURL when set, else evaluates the app's base_url ("" when it has none).
 func (st *State) BaseURL() (string, error) {
 	if u := st.r.opts.BaseURL; u != "" {

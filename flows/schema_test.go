@@ -27,7 +27,7 @@ var stepsBody = map[string]any{"$ref": "#/$defs/steps"}
 // kinds with their summaries. Bodies: a mapping for blocks that take only one; nested steps are
 // hinted for if, switch and foreach; return, fail, log and wait also take a scalar.
 var coreBlocks = []BlockDoc{
-	{Kind: "call_api", Summary: "sends an HTTP request with the connection's credentials and outputs the response (status, headers, body, url)", Body: map[string]any{"type": "object"}},
+	{Kind: "call_api", Summary: "sends an HTTP request with the connection's credentials and outputs the response (status, headers, body, url); with paginate, the items of all its pages", Body: callAPIBody},
 	{Kind: "call_flow", Summary: "runs another flow of the app with inputs and outputs its output", Body: map[string]any{"type": "object"}},
 	{Kind: "fail", Summary: "fails the run with a message and an optional code"},
 	{Kind: "foreach", Summary: "runs steps once per item of a list, one at a time or several at once; outputs the list of results", Body: map[string]any{"type": "object", "properties": map[string]any{"steps": stepsBody}}},
