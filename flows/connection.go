@@ -13,6 +13,8 @@ var connFields = []string{
 	"type", "grant", "authorize_url", "token_url", "revoke_url", "request_token_url", "access_token_url",
 	"scopes", "scope_separator", "pkce", "client_auth", "token_method", "authorize_params", "client",
 	"params", "fields", "inject", "request", "refresh", "label",
+	"username", "password", // basic
+	"scope_in", // oauth1
 }
 
 // Names connection templates may use besides ConnectionNames: token in inject, test in label.
@@ -103,6 +105,8 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 	if f, ok := fields["label"]; ok {
 		c.Label = stringTemplate(s.With(NameTest), f.Value, "label")
 	}
+	parseBasic(s, c, fields)
+	parseOAuth1(s, c, fields)
 	if typeOK {
 		checkConnection(c, fields, errs, file)
 	}
@@ -131,18 +135,21 @@ var connKeyTypes = []struct {
 	{"label", []string{ConnFields, ConnBasic, ConnAPIKey, ConnOAuth2, ConnOAuth1, ConnToken}},
 	{"token_url", []string{ConnOAuth2}},
 	{"revoke_url", []string{ConnOAuth2}},
-	{"scopes", []string{ConnOAuth2}},
-	{"scope_separator", []string{ConnOAuth2}},
+	{"scopes", []string{ConnOAuth2, ConnOAuth1}},
+	{"scope_separator", []string{ConnOAuth2, ConnOAuth1}},
 	{"pkce", []string{ConnOAuth2}},
 	{"client_auth", []string{ConnOAuth2}},
 	{"token_method", []string{ConnOAuth2}},
-	{"authorize_params", []string{ConnOAuth2}},
+	{"authorize_params", []string{ConnOAuth2, ConnOAuth1}},
 	{"authorize_url", []string{ConnOAuth2, ConnOAuth1}},
 	{"client", []string{ConnOAuth2, ConnOAuth1}},
 	{"request_token_url", []string{ConnOAuth1}},
 	{"access_token_url", []string{ConnOAuth1}},
 	{"refresh", []string{ConnOAuth2, ConnToken}},
 	{"fields", []string{ConnFields, ConnBasic, ConnAPIKey, ConnToken}},
+	{"username", []string{ConnBasic}},
+	{"password", []string{ConnBasic}},
+	{"scope_in", []string{ConnOAuth1}},
 }
 
 // checkConnection reports what a connection type needs but does not have, and what it has but
