@@ -230,7 +230,7 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 			req.Header.Set(c.cfg.Inject.Name, v)
 		}
 	case c.cfg.Type == flows.ConnBasic:
-		req.SetBasicAuth(rec.Creds.Fields["username"].Reveal(), rec.Creds.Fields["password"].Reveal())
+		return c.applyBasic(req, rec, tmpl)
 	case c.cfg.Type == flows.ConnOAuth2:
 		if t := rec.Creds.Token; t != nil {
 			req.Header.Set("Authorization", "Bearer "+t.AccessToken.Reveal())

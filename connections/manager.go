@@ -125,10 +125,7 @@ func Fields(c *flows.Connection) []*flows.Param {
 	}
 	switch c.Type {
 	case flows.ConnBasic:
-		return []*flows.Param{
-			{Key: "username", Label: "Username", Required: true},
-			{Key: "password", Label: "Password", Required: true, Sensitive: true},
-		}
+		return basicFields
 	case flows.ConnAPIKey:
 		return []*flows.Param{{Key: "api_key", Label: "API key", Required: true, Sensitive: true}}
 	}

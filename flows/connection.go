@@ -15,6 +15,8 @@ var connFields = []string{
 	"params", "fields", "inject", "request", "refresh", "label",
 	"token_params", "refresh_params", "token_body", "token_headers", "refresh_url", "refresh_method",
 	"token_in", "token_keep", "token_error_in", "client_id_param", "code_param",
+	"username", "password", // basic
+	"scope_in", // oauth1
 }
 
 // Names connection templates may use besides ConnectionNames: token in inject, test in label.
@@ -113,6 +115,8 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 	if f, ok := fields["label"]; ok {
 		c.Label = stringTemplate(s.With(NameTest), f.Value, "label")
 	}
+	parseBasic(s, c, fields)
+	parseOAuth1(s, c, fields)
 	if typeOK {
 		checkConnection(c, fields, errs, file)
 	}
@@ -141,12 +145,12 @@ var connKeyTypes = []struct {
 	{"label", []string{ConnFields, ConnBasic, ConnAPIKey, ConnOAuth2, ConnOAuth1, ConnToken}},
 	{"token_url", []string{ConnOAuth2}},
 	{"revoke_url", []string{ConnOAuth2}},
-	{"scopes", []string{ConnOAuth2}},
-	{"scope_separator", []string{ConnOAuth2}},
+	{"scopes", []string{ConnOAuth2, ConnOAuth1}},
+	{"scope_separator", []string{ConnOAuth2, ConnOAuth1}},
 	{"pkce", []string{ConnOAuth2}},
 	{"client_auth", []string{ConnOAuth2}},
 	{"token_method", []string{ConnOAuth2}},
-	{"authorize_params", []string{ConnOAuth2}},
+	{"authorize_params", []string{ConnOAuth2, ConnOAuth1}},
 	{"token_params", []string{ConnOAuth2}},
 	{"refresh_params", []string{ConnOAuth2}},
 	{"token_body", []string{ConnOAuth2}},
@@ -164,6 +168,9 @@ var connKeyTypes = []struct {
 	{"access_token_url", []string{ConnOAuth1}},
 	{"refresh", []string{ConnOAuth2, ConnToken}},
 	{"fields", []string{ConnFields, ConnBasic, ConnAPIKey, ConnToken}},
+	{"username", []string{ConnBasic}},
+	{"password", []string{ConnBasic}},
+	{"scope_in", []string{ConnOAuth1}},
 }
 
 // checkConnection reports what a connection type needs but does not have, and what it has but

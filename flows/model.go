@@ -216,12 +216,20 @@ type Connection struct {
 	ClientIDParam string
 	// CodeParam is the callback's query parameter that holds the code (default code).
 	CodeParam string
+	// ScopeIn is where oauth1 sends the scopes as a scope parameter: authorize_url (default) or
+	// request_token_url (signed with the request-token call).
+	ScopeIn string
 	// Client names the auth client (client id and secret, kept in the vault) the app uses.
 	Client string
 	// Params are integration parameters the user fills in (a subdomain, a server).
 	Params []*Param
 	// Fields are the credentials the user enters (fields, basic, api_key, token).
 	Fields []*Param
+	// Username is the user name basic auth sends: a template over the user's fields, e.g.
+	// "{{ connection.fields.api_key }}" (default: the field username).
+	Username *Value
+	// Password is the password basic auth sends: a template, e.g. "X" (default: the field password).
+	Password *Value
 	// Inject says how the credential goes on every request.
 	Inject *Inject
 	// Request holds headers and query parameters sent with every request of the connection.

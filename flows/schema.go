@@ -266,6 +266,9 @@ func Schema(blocks []BlockDoc) map[string]any {
 		{"request", "Connection.Request", ref("request")},
 		{"refresh", "Connection.Refresh", ref("refresh")},
 		{"label", "Connection.Label", str},
+		{"username", "Connection.Username", str},
+		{"password", "Connection.Password", str},
+		{"scope_in", "Connection.ScopeIn", enum(ScopeInAuthorizeURL, ScopeInRequestTokenURL)},
 	}, "type")
 	// What each type needs and which keys it cannot use: the parser's own tables.
 	var rules []any
@@ -289,6 +292,27 @@ func Schema(blocks []BlockDoc) map[string]any {
 			"then": map[string]any{"properties": map[string]any{"type": enum(k.Types...)}},
 		})
 	}
+	for _, key := range basicDefaults { // parseBasic: a basic credential's source
+		rules = append(rules, map[string]any{
+			"if": map[string]any{
+				"properties": map[string]any{"type": map[string]any{"const": ConnBasic}},
+				"required":   []any{"type", "fields"},
+				"not":        map[string]any{"required": []any{key}},
+			},
+			"then": map[string]any{"properties": map[string]any{"fields": map[string]any{
+				"contains": map[string]any{"properties": map[string]any{"key": map[string]any{"const": key}}, "required": []any{"key"}},
+			}}},
+		})
+	}
+	rules = append(rules, map[string]any{ // parseBasic: inject replaces basic auth
+		"if": map[string]any{
+			"properties": map[string]any{"type": map[string]any{"const": ConnBasic}},
+			"required":   []any{"type", "inject"},
+		},
+		"then": map[string]any{"not": map[string]any{"anyOf": []any{
+			map[string]any{"required": []any{"username"}}, map[string]any{"required": []any{"password"}},
+		}}},
+	})
 	conn["allOf"] = rules
 	defs["connection"] = conn
 

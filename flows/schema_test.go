@@ -179,6 +179,9 @@ func TestSchemaRejects(t *testing.T) {
 		{"bad on_status", "app: x\nconnection: {type: token, inject: {}, refresh: {on_status: [200]}}\n", false},
 		{"bad grant", "app: x\nconnection: {type: oauth2, grant: implicit, token_url: u}\n", false},
 		{"bad client_auth", "app: x\nconnection: {type: oauth2, grant: client_credentials, token_url: u, client_auth: header}\n", false},
+		{"basic fields without username", "app: x\nconnection: {type: basic, fields: [{key: api_key}], password: X}\n", false},
+		{"basic username with inject", "app: x\nconnection: {type: basic, inject: {name: X}, username: u}\n", false},
+		{"bad scope_in", "app: x\nconnection: {type: oauth1, request_token_url: u, authorize_url: u, access_token_url: u, scope_in: url}\n", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,6 +208,7 @@ func TestSchemaConnectionRules(t *testing.T) {
 		"token_params": "{audience: a}", "refresh_params": "{audience: a}", "token_body": "json", "token_headers": "{Accept: a}",
 		"refresh_url": "u", "refresh_method": "GET", "token_in": "authed_user", "token_keep": "{team: team.id}",
 		"token_error_in": "error", "client_id_param": "app_id", "code_param": "auth_code",
+		"username": "u", "password": "p", "scope_in": "request_token_url",
 	}
 	for _, typ := range ConnectionTypes {
 		for _, key := range connFields {
