@@ -41,6 +41,9 @@ var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS
 // than the run's MaxResponseBytes with an *engine.LimitError. When the connection asks for it
 // after a response (a 401: its token went stale), the request is sent once more, freshly signed.
 //
+// With paginate (see paginate), the request is sent again for each next page and the step
+// outputs {items, pages} instead.
+//
 // follow_redirects says which redirects are followed: same_origin (those within the origin,
 // scheme, host and port, of the request), any, or none (the 3xx response is the response). The
 // default is same_origin for a credentialed request (the run has a connection, or the URL, a
@@ -50,8 +53,9 @@ var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS
 type CallAPI struct {
 	method      string // upper case; "" when methodV is a template
 	methodV     *flows.Value
-	path        *flows.Value // joined to the app's base_url; nil when url is set
-	url         *flows.Value
+	path        *urlTemplate // joined to the app's base_url; nil when url is set
+	url         *urlTemplate
+	base        *urlTemplate // the app's base_url, when path is set and the app has one
 	query       *flows.Value
 	headers     *flows.Value
 	header      http.Header    // the request's headers, when nothing in them is a template; read only
@@ -67,6 +71,7 @@ type CallAPI struct {
 	parse       string // "" when parseV is a template
 	parseV      *flows.Value
 	follow      string // follow_redirects; "" for the default
+	paginate    *paginate
 }
 
 var _ engine.Block = (*CallAPI)(nil)
@@ -74,7 +79,7 @@ var _ engine.Block = (*CallAPI)(nil)
 // CallAPIType is the call_api block.
 var CallAPIType = engine.BlockType{
 	Kind:    "call_api",
-	Summary: "sends an HTTP request with the connection's credentials and outputs the response (status, headers, body, url)",
+	Summary: "sends an HTTP request with the connection's credentials and outputs the response (status, headers, body, url); with paginate, the items of all its pages",
 	Spec:    callAPISpec,
 	Compile: compileCallAPI,
 }
@@ -117,13 +122,16 @@ func compileCallAPI(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 		} else if c.App().BaseURL == nil {
 			c.Errorf(path.Value, "path needs the app's base_url (or use url: for an absolute URL)")
 		}
-		b.path = c.Template(path.Value)
+		b.path = newURLTemplate("path", c.Template(path.Value))
+		if c.App().BaseURL != nil {
+			b.base = newURLTemplate("base_url", c.App().BaseURL)
+		}
 	case hasURL:
 		s := u.Value.Value
 		if !hasTemplate(u.Value) && s != "" && !isAbsURL(s) {
 			c.Errorf(u.Value, "url %q is not an absolute http or https URL (for a path under the app's base_url use path:)", s)
 		}
-		b.url = c.Template(u.Value)
+		b.url = newURLTemplate("url", c.Template(u.Value))
 	}
 
 	if fl, ok := in.Field("query"); ok {
@@ -177,6 +185,12 @@ func compileCallAPI(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 			b.parse, b.parseV = "", c.Template(fl.Value)
 		} else {
 			b.parse = fl.Value.Value
+		}
+	}
+	if pg := in.Object("paginate"); pg != nil {
+		b.paginate = compilePaginate(c, pg, b.kind)
+		if b.parse == parseNone {
+			c.Errorf(in.Key("paginate"), "call_api: paginate reads the items of each page from its body, which parse: none leaves unread")
 		}
 	}
 	return b, nil
@@ -313,15 +327,29 @@ type request struct {
 	accept  []statusRange
 	parse   string
 	follow  string
+	origin  string         // where the connection's credentials go; "" for req's own origin
 	trace   map[string]any // the step's input for the trace
 }
 
-// Run evaluates the request, sends it and reads the response.
+// Run evaluates the request, sends it and reads the response; with paginate, it walks the pages.
 func (b *CallAPI) Run(ctx context.Context, st *engine.State) (any, error) {
 	r, err := b.request(st)
 	if err != nil {
 		return nil, err
 	}
+	if b.paginate != nil {
+		return b.paginate.walk(ctx, st, r)
+	}
+	out, err := r.do(ctx, st)
+	if err != nil {
+		return nil, err // not a nil map in an interface
+	}
+	return out, nil
+}
+
+// do sends the request, once more after the connection refreshed its credentials when it asks
+// for that, and reads the response into the step's output.
+func (r *request) do(ctx context.Context, st *engine.State) (map[string]any, error) {
 	conn := st.Conn()
 	client := st.HTTPClient()
 	resp, x, cancel, err := r.send(ctx, client, conn, st.Redactor())
@@ -412,7 +440,7 @@ func unwrapURLError(err error) error {
 }
 
 // response reads and checks a response and makes the step's output.
-func (r *request) response(st *engine.State, resp *http.Response, hops []any) (any, error) {
+func (r *request) response(st *engine.State, resp *http.Response, hops []any) (map[string]any, error) {
 	if !accepts(r.accept, resp.StatusCode) {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 4*engine.BodyExcerpt))
 		discard(resp)
@@ -531,15 +559,17 @@ func (b *CallAPI) request(st *engine.State) (*request, error) {
 
 	var raw string
 	if b.url != nil {
-		if raw, err = st.EvalString(b.url); err != nil {
+		if raw, err = b.url.eval(st); err != nil {
 			return nil, err
 		}
 	} else {
-		base, err := st.BaseURL()
-		if err != nil {
-			return nil, fmt.Errorf("base_url: %w", err)
+		base := st.BaseURLOption()
+		if base == "" && b.base != nil {
+			if base, err = b.base.eval(st); err != nil {
+				return nil, err
+			}
 		}
-		p, err := st.EvalString(b.path)
+		p, err := b.path.eval(st)
 		if err != nil {
 			return nil, err
 		}
@@ -811,6 +841,8 @@ func typeName(v any) string {
 		return "a boolean"
 	case []any:
 		return "a list"
+	case map[string]any:
+		return "a mapping"
 	}
 	return fmt.Sprintf("a %T", v)
 }

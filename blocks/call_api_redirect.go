@@ -16,7 +16,7 @@ type exchange struct {
 	conn   engine.Conn
 	red    *engine.Redactor
 	next   http.RoundTripper
-	origin string // the first request's
+	origin string // where the credentials go: the request's origin, or the first page's
 	policy string
 
 	hops       []any // {status, url} of each redirect followed, for the output
@@ -25,7 +25,10 @@ type exchange struct {
 
 // client returns the client that sends one request of r with conn (nil: none).
 func (r *request) client(base *http.Client, conn engine.Conn, red *engine.Redactor) (*http.Client, *exchange) {
-	x := &exchange{r: r, conn: conn, red: red, next: base.Transport, origin: engine.Origin(r.req.URL), policy: r.follow}
+	x := &exchange{r: r, conn: conn, red: red, next: base.Transport, origin: r.origin, policy: r.follow}
+	if x.origin == "" {
+		x.origin = engine.Origin(r.req.URL)
+	}
 	if x.next == nil {
 		x.next = http.DefaultTransport
 	}
@@ -76,21 +79,27 @@ func (x *exchange) checkRedirect(req *http.Request, via []*http.Request) error {
 	if engine.Origin(req.URL) == from {
 		return nil
 	}
-	for _, k := range []string{"Authorization", "Proxy-Authorization", "Cookie"} {
-		req.Header.Del(k)
-	}
-	for k, vs := range req.Header {
-		for _, v := range vs {
-			if x.red.String(v) != v {
-				req.Header.Del(k)
-				break
-			}
-		}
-	}
+	dropSecretHeaders(req.Header, x.red)
 	if req.GetBody != nil && x.r.body != nil && x.red.String(string(x.r.body)) != string(x.r.body) {
 		return fmt.Errorf("redirect (%d) from %s to another origin, %s, not followed: the body it would send again holds a secret", status, from, engine.Origin(req.URL))
 	}
 	return nil
+}
+
+// dropSecretHeaders deletes from h, a request's header bound for another origin than its
+// credentials', the headers that carry credentials and those that hold a secret of the run.
+func dropSecretHeaders(h http.Header, red *engine.Redactor) {
+	for _, k := range []string{"Authorization", "Proxy-Authorization", "Cookie"} {
+		h.Del(k)
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			if red.String(v) != v {
+				h.Del(k)
+				break
+			}
+		}
+	}
 }
 
 // carriesSecret reports whether the request, as the step wrote it, holds a secret of the run in

@@ -85,8 +85,8 @@ func capiRel(prog *engine.Program, err error) string {
 
 // seen is a request as the test server received it.
 type seen struct {
-	Method, Path, Query, Body string
-	Header                    http.Header
+	Method, Host, Path, Query, Body string
+	Header                          http.Header
 }
 
 // recorder is a test server that records requests and answers with respond.
@@ -99,8 +99,9 @@ func (rec *recorder) handler(respond func(w http.ResponseWriter, r *http.Request
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: string(body), Header: r.Header.Clone()})
+		rec.reqs = append(rec.reqs, seen{Method: r.Method, Host: r.Host, Path: r.URL.Path, Query: r.URL.RawQuery, Body: string(body), Header: r.Header.Clone()})
 		rec.mu.Unlock()
+		r.Body = io.NopCloser(strings.NewReader(string(body))) // for respond to read again
 		respond(w, r)
 	})
 }

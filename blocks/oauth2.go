@@ -25,14 +25,17 @@ import (
 //	  state: "{{ input.state }}"                        # required, at least 8 characters
 //	  code_verifier: "{{ input.code_verifier }}"        # PKCE: adds code_challenge (S256)
 //	  params: {access_type: offline, prompt: consent}   # more query parameters
+//	  client_id_param: app_id                           # the client id's name (default client_id)
 //
 // Every value may be a template. Its output is {"authorize_url": "..."}. The URL is built by
 // golang.org/x/oauth2 (Config.AuthCodeURL): response_type=code, client_id, redirect_uri, scope
 // (the scopes joined by scope_separator), state, code_challenge and code_challenge_method when
 // code_verifier is given, then params, whose null or empty values are left out. A query already
-// in url is kept. The code verifier is redacted for the rest of the run.
+// in url is kept. client_id_param renames client_id for providers that call it otherwise
+// (x/oauth2 always names it client_id). The code verifier is redacted for the rest of the run.
 type OAuth2AuthorizeURL struct {
 	url, clientID, redirectURI, scopes, separator, state, verifier, params *flows.Value
+	clientIDParam                                                          *flows.Value
 }
 
 var _ engine.Block = (*OAuth2AuthorizeURL)(nil)
@@ -44,7 +47,7 @@ var OAuth2AuthorizeURLType = engine.BlockType{
 	Spec: engine.Spec{
 		Doc: "Every value may be a template. The output is {authorize_url: \"...\"}, built by golang.org/x/oauth2: response_type=code, client_id, " +
 			"redirect_uri, scope, state, code_challenge and code_challenge_method (S256) when code_verifier is given, then params. " +
-			"A query already in url is kept. The code verifier is redacted for the rest of the run.",
+			"A query already in url is kept. client_id_param renames client_id. The code verifier is redacted for the rest of the run.",
 		Fields: []engine.Field{
 			oauthURLField("https://provider.example/oauth/authorize", "The provider's authorization endpoint."),
 			{Name: "client_id", Type: engine.String, Required: true, Missing: `client_id: "{{ input.client_id }}"`, Doc: "The OAuth client's id."},
@@ -54,6 +57,7 @@ var OAuth2AuthorizeURLType = engine.BlockType{
 			{Name: "state", Type: engine.String, Required: true, Missing: `state: "{{ input.state }}"`, Doc: "The state, at least 8 characters."},
 			{Name: "code_verifier", Type: engine.String, Doc: "The PKCE code verifier: adds its S256 code_challenge."},
 			oauthParamsField("More query parameters (access_type: offline); null or empty values are left out."),
+			{Name: "client_id_param", Type: engine.String, Default: "client_id", Doc: "The name of the client id's parameter, for providers that call it otherwise (app_id)."},
 		},
 		Examples: []string{`- id: auth
   oauth2_authorize_url:
@@ -62,7 +66,12 @@ var OAuth2AuthorizeURLType = engine.BlockType{
     redirect_uri: https://patchbay.example/oauth/callback
     scopes: [read, write]
     state: "{{ uuid() }}"
-    params: {access_type: offline}`},
+    params: {access_type: offline}`, `- id: auth
+  oauth2_authorize_url:
+    url: https://provider.example/oauth/authorize
+    client_id: my-app
+    client_id_param: app_id
+    state: "{{ uuid() }}"`},
 	},
 	Compile: compileOAuth2AuthorizeURL,
 }
@@ -108,6 +117,7 @@ func compileOAuth2AuthorizeURL(c *engine.Compiler, in *engine.Body) (engine.Bloc
 	}
 	b.verifier = c.Template(in.Value("code_verifier"))
 	b.params = oauthParams(c, in, what, authorizeReserved)
+	b.clientIDParam = c.Template(in.Value("client_id_param"))
 	return b, nil
 }
 
@@ -125,6 +135,7 @@ func (b *OAuth2AuthorizeURL) Run(ctx context.Context, st *engine.State) (any, er
 	state := ev.str(st, "state", b.state)
 	verifier := ev.str(st, "code_verifier", b.verifier)
 	params := ev.params(st, b.params, authorizeReserved)
+	idParam := ev.str(st, "client_id_param", b.clientIDParam)
 	if ev.err != nil {
 		return nil, ev.err
 	}
@@ -169,7 +180,22 @@ func (b *OAuth2AuthorizeURL) Run(ctx context.Context, st *engine.State) (any, er
 	for _, k := range oauthSortedKeys(params) {
 		opts = append(opts, oauth2.SetAuthURLParam(k, params[k]))
 	}
-	return map[string]any{"authorize_url": conf.AuthCodeURL(state, opts...)}, nil
+	u := conf.AuthCodeURL(state, opts...)
+	if idParam != "" && idParam != "client_id" {
+		if _, taken := params[idParam]; taken || authorizeReserved[idParam] != "" {
+			return nil, fmt.Errorf("client_id_param %q names a parameter the URL has already", idParam)
+		}
+		parsed, err := url.Parse(u)
+		if err != nil {
+			return nil, err
+		}
+		q := parsed.Query()
+		q.Set(idParam, q.Get("client_id"))
+		q.Del("client_id")
+		parsed.RawQuery = q.Encode()
+		u = parsed.String()
+	}
+	return map[string]any{"authorize_url": u}, nil
 }
 
 // oauthParams compiles params, a mapping (or a template giving one), and reports the keys a

@@ -266,7 +266,7 @@ app.yaml:10:23: oauth2_token: url is missing (url: https://provider.example/oaut
 			name: "token: unknown grant_type, client_auth and method",
 			src:  oaTokenStep(`{url: "https://p.example/t", grant_type: client_credential, client_auth: header, method: PUT}`),
 			want: `app.yaml:10:64: oauth2_token: grant_type "client_credential" is not one of authorization_code, refresh_token, client_credentials (did you mean "client_credentials"?)
-app.yaml:10:96: oauth2_token: client_auth "header" is not one of basic, post
+app.yaml:10:96: oauth2_token: client_auth "header" is not one of basic, post, basic_raw, none
 app.yaml:10:112: oauth2_token: method "PUT" is not one of POST, GET (did you mean "GET"?)`,
 		},
 		{

@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"html"
 	"io"
 	"maps"
 	"math"
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +29,7 @@ import (
 //	  grant_type: authorization_code                     # | refresh_token | client_credentials
 //	  client_id: "{{ input.client_id }}"
 //	  client_secret: "{{ input.client_secret }}"
-//	  client_auth: basic                                 # basic (the default) | post
+//	  client_auth: basic                                 # basic (the default) | post | basic_raw | none
 //	  method: POST                                       # POST (the default) | GET
 //	  code: "{{ input.code }}"                           # authorization_code
 //	  redirect_uri: "{{ input.redirect_uri }}"           # authorization_code
@@ -40,12 +37,29 @@ import (
 //	  refresh_token: "{{ input.refresh_token }}"         # refresh_token
 //	  scopes: [read]                                     # a list, or one string
 //	  params: {audience: https://api.example}            # more form parameters
+//	  headers: {Accept: application/json}                # more request headers
+//	  body: form                                         # form (the default) | json
+//	  token_in: authed_user                              # the answer's object holding the token
+//	  keep: {team_id: team.id}                           # the answer's fields to output
+//	  error_in: error                                    # where the answer holds an error
 //
 // The request is made by golang.org/x/oauth2 (Config.Exchange, Config.TokenSource,
 // clientcredentials.Config.Token) with the run's HTTP client. client_auth basic sends the
 // client's id and secret in an Authorization header (client_secret_basic), post in the form
 // (client_secret_post). method GET sends the form as the URL's query instead, for providers
-// that want it so. scopes are joined by spaces and sent with every grant.
+// that want it so. scopes are joined by spaces and sent with every grant. client_auth basic_raw
+// sends the id and secret in the Authorization header as they are, not form-encoded first as
+// RFC 6749 section 2.3.1 says (some providers decode neither); none sends the client_id in the
+// form and no secret (a public client). body json sends the parameters as one JSON object.
+//
+// token_in names, as a dot path, the object of the answer that holds access_token and its
+// fields when they are not at the top level; its fields are moved there. keep, when given,
+// makes the output the token's fields and only the named fields of the answer, each read at a
+// dot path (team.id). error_in names, as a dot path, where a provider that does not answer
+// errors as RFC 6749 says puts its error (an HTTP 200 with {"ok": false, "error": "..."}, or an
+// {"error": {"message": "..."}} object): present and not empty, it fails the step with the
+// provider's words as an *oauth2.RetrieveError. An HTTP 200 whose error field is text is one
+// already, as x/oauth2 reads it.
 //
 // The output is a mapping of every field of the token response, JSON or form-encoded, so that
 // extras such as instance_url or id_token are kept, with these fields normalized:
@@ -63,6 +77,7 @@ import (
 type OAuth2Token struct {
 	url, grant, clientID, clientSecret, clientAuth, method    *flows.Value
 	code, redirectURI, verifier, refreshToken, scopes, params *flows.Value
+	headers, body, tokenIn, keep, errorIn                     *flows.Value
 }
 
 var _ engine.Block = (*OAuth2Token)(nil)
@@ -81,7 +96,8 @@ var OAuth2TokenType = engine.BlockType{
 			{Name: "grant_type", Type: engine.Enum(oauthGrants...), Required: true, Missing: "grant_type: " + strings.Join(oauthGrants, " | "), Doc: "The grant."},
 			{Name: "client_id", Type: engine.String, Doc: "The OAuth client's id."},
 			{Name: "client_secret", Type: engine.String, Doc: "The OAuth client's secret."},
-			{Name: "client_auth", Type: engine.Enum(oauthClientAuths...), Default: "basic", Doc: "basic sends the client's id and secret in an Authorization header (client_secret_basic), post in the form (client_secret_post)."},
+			{Name: "client_auth", Type: engine.Enum(oauthClientAuths...), Default: "basic", Doc: "basic sends the client's id and secret in an Authorization header (client_secret_basic), post in the form (client_secret_post); " +
+				"basic_raw sends them in the header as they are, not form-encoded first (for providers that decode neither); none sends the client_id in the form and no secret (a public client)."},
 			{Name: "method", Type: engine.EnumFold(oauthMethods...), Default: "POST", Doc: "GET sends the form as the URL's query instead, for providers that want it so."},
 			{Name: "code", Type: engine.String, Doc: "The authorization code (authorization_code, where it is required)."},
 			{Name: "redirect_uri", Type: engine.String, Doc: "The redirect URI of the authorization (authorization_code)."},
@@ -89,6 +105,11 @@ var OAuth2TokenType = engine.BlockType{
 			{Name: "refresh_token", Type: engine.String, Doc: "The refresh token (refresh_token, where it is required)."},
 			oauthScopesField,
 			oauthParamsField("More form parameters (audience: https://api.example)."),
+			{Name: "headers", Type: engine.Mapping, Doc: "More request headers (Accept: application/json), sent to the token endpoint's origin only."},
+			{Name: "body", Type: engine.Enum(oauthBodies...), Default: "form", Doc: "form sends the parameters form-encoded; json sends them as one JSON object (with method POST)."},
+			{Name: "token_in", Type: engine.String, Doc: "A dot path to the object of the answer that holds access_token and its fields when they are not at the top level (authed_user); they are moved there."},
+			{Name: "keep", Type: engine.Mapping, Doc: "Makes the output the token's fields and only these fields of the answer, each read at a dot path (team_id: team.id)."},
+			{Name: "error_in", Type: engine.String, Doc: "A dot path to where a provider that does not answer errors as RFC 6749 says puts its error (error, or error.message): present and not empty, it fails the step with the provider's words."},
 		},
 		Examples: []string{`- id: token
   oauth2_token:
@@ -96,14 +117,24 @@ var OAuth2TokenType = engine.BlockType{
     grant_type: client_credentials
     client_id: my-client
     client_secret: "{{ vault.client_secret }}"
-    scopes: [read]`},
+    scopes: [read]`, `- id: app_token
+  oauth2_token:
+    url: https://provider.example/api/oauth.access
+    grant_type: client_credentials
+    client_id: my-client
+    client_secret: "{{ vault.client_secret }}"
+    client_auth: post
+    headers: {Accept: application/json}
+    token_in: authed_user
+    keep: {team_id: team.id}
+    error_in: error`},
 	},
 	Compile: compileOAuth2Token,
 }
 
 var (
 	oauthGrants      = []string{"authorization_code", "refresh_token", "client_credentials"}
-	oauthClientAuths = []string{"basic", "post"}
+	oauthClientAuths = []string{"basic", "post", "basic_raw", "none"}
 	oauthMethods     = []string{"POST", "GET"}
 )
 
@@ -141,6 +172,15 @@ func compileOAuth2Token(c *engine.Compiler, in *engine.Body) (engine.Block, erro
 	b.refreshToken = c.Template(in.Value("refresh_token"))
 	b.scopes = c.Template(in.Value("scopes"))
 	b.params = oauthParams(c, in, what, tokenReserved)
+	b.headers = c.Template(in.Value("headers"))
+	b.body = c.Template(in.Value("body"))
+	b.tokenIn = oauthPathField(c, in, what, "token_in")
+	b.keep = c.Template(in.Value("keep"))
+	b.errorIn = oauthPathField(c, in, what, "error_in")
+	if b.body != nil && b.body.IsConst() && b.method != nil && b.method.IsConst() &&
+		flows.Stringify(b.body.ConstValue()) == "json" && strings.EqualFold(flows.Stringify(b.method.ConstValue()), http.MethodGet) {
+		c.Errorf(in.Value("body"), "%s: body json needs method POST (a GET has no body)", what)
+	}
 	if b.grant != nil && b.grant.IsConst() {
 		grant := flows.Stringify(b.grant.ConstValue())
 		for _, g := range oauthGrantOnly {
@@ -172,6 +212,8 @@ type oauthTokenRequest struct {
 	code, redirectURI, verifier, refreshToken              string
 	scopes                                                 []string
 	params                                                 map[string]string
+	headers, keep                                          map[string]string
+	body, tokenIn, errorIn                                 string
 }
 
 // Run evaluates the fields, requests the token and returns the token response.
@@ -190,6 +232,11 @@ func (b *OAuth2Token) Run(ctx context.Context, st *engine.State) (any, error) {
 		refreshToken: ev.str(st, "refresh_token", b.refreshToken),
 		scopes:       ev.list(st, "scopes", b.scopes),
 		params:       ev.params(st, b.params, tokenReserved),
+		headers:      ev.strMap(st, "headers", b.headers),
+		body:         ev.str(st, "body", b.body),
+		tokenIn:      ev.str(st, "token_in", b.tokenIn),
+		keep:         ev.strMap(st, "keep", b.keep),
+		errorIn:      ev.str(st, "error_in", b.errorIn),
 	}
 	if ev.err != nil {
 		return nil, ev.err
@@ -206,7 +253,7 @@ func (b *OAuth2Token) Run(ctx context.Context, st *engine.State) (any, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	tr := &oauthTransport{next: next, get: r.method == http.MethodGet, limit: limit}
+	tr := &oauthTransport{next: next, get: r.method == http.MethodGet, limit: limit, shape: r.shape()}
 	// The request carries the client secret, the code or the refresh token in its header, body
 	// or query, which a redirect would send again: it follows none to another origin.
 	client := engine.SameOriginClient(base)
@@ -214,11 +261,18 @@ func (b *OAuth2Token) Run(ctx context.Context, st *engine.State) (any, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
 
 	tok, err := r.do(ctx, tr)
+	if re := tr.shape.providerError(tr.resp); re != nil {
+		err = re // the provider's own error shape, whatever x/oauth2 made of the answer
+	}
 	if err != nil {
 		return nil, oauthTokenErr(st.Redactor(), tr.resp, err)
 	}
 	st.AddSecrets(tok.AccessToken, tok.RefreshToken)
-	return oauthTokenOutput(tok, tr.resp), nil
+	out := oauthTokenOutput(tok, tr.resp)
+	if r.keep != nil {
+		out = oauthKeep(out, tr.resp, r.keep)
+	}
+	return out, nil
 }
 
 // check validates the evaluated request and fills in defaults.
@@ -234,6 +288,20 @@ func (r *oauthTokenRequest) check() error {
 		return err
 	}
 	if r.method, err = oauthChoice("method", r.method, http.MethodPost, oauthMethods); err != nil {
+		return err
+	}
+	if r.body, err = oauthChoice("body", r.body, "form", oauthBodies); err != nil {
+		return err
+	}
+	if r.body == "json" && r.method == http.MethodGet {
+		return fmt.Errorf("body json needs method POST (a GET has no body)")
+	}
+	for k, v := range map[string]string{"token_in": r.tokenIn, "error_in": r.errorIn} {
+		if err := oauthCheckPath(k, v); err != nil {
+			return err
+		}
+	}
+	if err := oauthCheckKeep(r.keep); err != nil {
 		return err
 	}
 	switch {
@@ -273,18 +341,46 @@ func (r *oauthTokenRequest) input() map[string]any {
 	if len(r.params) > 0 {
 		in["params"] = r.params
 	}
+	if len(r.headers) > 0 {
+		in["headers"] = r.headers
+	}
+	if r.body != "form" {
+		in["body"] = r.body
+	}
+	for k, v := range map[string]string{"token_in": r.tokenIn, "error_in": r.errorIn} {
+		if v != "" {
+			in[k] = v
+		}
+	}
+	if r.keep != nil {
+		in["keep"] = r.keep
+	}
 	return in
+}
+
+// shape is how the request and its answer differ from RFC 6749's.
+func (r *oauthTokenRequest) shape() *oauthShape {
+	s := &oauthShape{headers: r.headers, json: r.body == "json", tokenIn: oauthPath(r.tokenIn), errorIn: oauthPath(r.errorIn)}
+	if r.clientAuth == "basic_raw" {
+		s.rawID = &[2]string{r.clientID, r.clientSecret}
+	}
+	return s
 }
 
 // do sends the request through x/oauth2 with the HTTP client in ctx.
 func (r *oauthTokenRequest) do(ctx context.Context, tr *oauthTransport) (*oauth2.Token, error) {
-	style := oauth2.AuthStyleInHeader
-	if r.clientAuth == "post" {
+	style, id, secret := oauth2.AuthStyleInHeader, r.clientID, r.clientSecret
+	switch r.clientAuth {
+	case "post":
 		style = oauth2.AuthStyleInParams
+	case "none":
+		style, secret = oauth2.AuthStyleInParams, "" // x/oauth2 then sends client_id alone
+	case "basic_raw":
+		style, id, secret = oauth2.AuthStyleInParams, "", "" // the transport sets the header
 	}
 	conf := oauth2.Config{
-		ClientID:     r.clientID,
-		ClientSecret: r.clientSecret,
+		ClientID:     id,
+		ClientSecret: secret,
 		Endpoint:     oauth2.Endpoint{TokenURL: r.url, AuthStyle: style},
 	}
 	scope := strings.Join(r.scopes, " ")
@@ -316,8 +412,8 @@ func (r *oauthTokenRequest) do(ctx context.Context, tr *oauthTransport) (*oauth2
 		return conf.TokenSource(ctx, expired).Token()
 	default:
 		cc := clientcredentials.Config{
-			ClientID:     r.clientID,
-			ClientSecret: r.clientSecret,
+			ClientID:     id,
+			ClientSecret: secret,
 			TokenURL:     r.url,
 			Scopes:       r.scopes,
 			AuthStyle:    style,
@@ -352,6 +448,7 @@ type oauthTransport struct {
 	get   bool
 	extra map[string]string // form parameters added when the form lacks them
 	limit int64
+	shape *oauthShape
 
 	resp *oauthResponse // the last response
 }
@@ -360,18 +457,23 @@ type oauthTransport struct {
 type oauthResponse struct {
 	code   int
 	status string
+	header http.Header
 	ctype  string // media type, without parameters
-	body   []byte
+	body   []byte // as x/oauth2 reads it: the token lifted to the top level (token_in)
+	raw    []byte // as the endpoint sent it
 }
 
 // RoundTrip rewrites the request as the block asks, sends it and keeps the response body.
 func (t *oauthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPost && req.Body != nil && (t.get || len(t.extra) > 0) {
+	if req.Method == http.MethodPost && req.Body != nil && (t.get || len(t.extra) > 0 || t.shape.json) {
 		r, err := t.rewrite(req)
 		if err != nil {
 			return nil, err
 		}
 		req = r
+	} else if len(t.shape.headers) > 0 || t.shape.rawID != nil {
+		req = req.Clone(req.Context())
+		t.shape.prepare(req, nil)
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
@@ -386,10 +488,14 @@ func (t *oauthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctype, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if int64(len(body)) > t.limit {
-		t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, ctype: ctype}
+		t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, header: resp.Header, ctype: ctype}
 		return nil, &engine.LimitError{Limit: "response_bytes", Max: t.limit, What: "the token response is larger than " + byteSize(t.limit)}
 	}
-	t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, ctype: ctype, body: body}
+	t.resp = &oauthResponse{code: resp.StatusCode, status: resp.Status, header: resp.Header, ctype: ctype, body: body, raw: body}
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		body = t.shape.lift(ctype, body)
+		t.resp.body = body
+	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	return resp, nil
@@ -425,137 +531,15 @@ func (t *oauthTransport) rewrite(req *http.Request) (*http.Request, error) {
 		}
 		r.Body, r.GetBody, r.ContentLength = nil, nil, 0
 		r.Header.Del("Content-Type")
+		t.shape.prepare(r, form)
 		return r, nil
 	}
 	r.Body = io.NopCloser(strings.NewReader(enc))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(enc)), nil }
 	r.ContentLength = int64(len(enc))
+	t.shape.prepare(r, form)
 	return r, nil
 }
-
-// oauthTokenError is a token request the endpoint refused or answered with something other
-// than a token: a message fit to show (no body beyond a short redacted excerpt) over the error
-// of x/oauth2, a *oauth2.RetrieveError when the endpoint sent an error response.
-type oauthTokenError struct {
-	msg string
-	err error
-}
-
-func (e *oauthTokenError) Error() string { return "token request: " + e.msg }
-
-func (e *oauthTokenError) Unwrap() error { return e.err }
-
-// withoutQuery returns err with the query left out of the URL a *url.Error in it shows: with
-// method GET, the query holds the client secret, the code or the refresh token.
-func withoutQuery(err error) error {
-	var ue *url.Error
-	if !errors.As(err, &ue) {
-		return err
-	}
-	u, perr := url.Parse(ue.URL)
-	if perr != nil {
-		return ue.Err
-	}
-	u.RawQuery, u.User = "", nil
-	return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
-}
-
-// oauthTokenErr turns an error of x/oauth2 into the step's error; resp is the last response
-// the endpoint sent, nil when none came.
-func oauthTokenErr(red *engine.Redactor, resp *oauthResponse, err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		status, ctype, body := "error response", "", re.Body
-		if re.Response != nil {
-			status = re.Response.Status
-			ctype, _, _ = mime.ParseMediaType(re.Response.Header.Get("Content-Type"))
-		}
-		var msg string
-		if code, desc := oauthErrorFields(re); code != "" {
-			msg = status + ": " + code
-			if desc = oauthExcerpt("", []byte(desc)); desc != "" {
-				msg += ": " + desc
-			}
-		} else {
-			msg = status + ": " + oauthDescribeBody(ctype, body)
-		}
-		return &oauthTokenError{msg: red.String(msg), err: re}
-	}
-	if le := (*engine.LimitError)(nil); errors.As(err, &le) && resp != nil {
-		// Not x/oauth2's "unexpected end of JSON input": the endpoint's status and the limit.
-		return fmt.Errorf("token request: %s: %w", resp.status, le)
-	}
-	if resp == nil || resp.code < 200 || resp.code > 299 {
-		return fmt.Errorf("token request: %w", withoutQuery(err))
-	}
-	if oauthIsHTML(resp.ctype, resp.body) {
-		return &oauthTokenError{msg: red.String(resp.status + ": not a token: " + oauthDescribeBody(resp.ctype, resp.body)), err: err}
-	}
-	if fields, ok := oauthParseBodyOK(resp.ctype, resp.body); ok {
-		if s, _ := fields["access_token"].(string); s == "" {
-			names := oauthSortedKeys(fields)
-			if len(names) > 10 {
-				names = append(names[:10], "…")
-			}
-			msg := "token response has no access_token"
-			if len(names) > 0 {
-				msg += " (fields: " + strings.Join(names, ", ") + ")"
-			}
-			return &oauthTokenError{msg: red.String(msg), err: err}
-		}
-	}
-	return fmt.Errorf("token request: %s: %w", resp.status, err)
-}
-
-// TokenErrorCode reports the HTTP status and OAuth error code ("invalid_grant") of the token
-// endpoint's error response that err carries: the error of an oauth2_token step, or anything
-// wrapping a *oauth2.RetrieveError. The code is RetrieveError.ErrorCode or, when x/oauth2
-// could not read it (JSON sent as text/plain), the body's error field; it is "" when the
-// response had none (an HTML 503 page). ok is true when the endpoint sent an error status or
-// an error field; it is false for a timeout, a network error, or a 2xx answer that was not a
-// token.
-//
-// A caller tells a revoked grant (code invalid_grant, or status 400 or 401) from a transient
-// failure (!ok, status 429 or 5xx) with it.
-func TokenErrorCode(err error) (status int, code string, ok bool) {
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return 0, "", false
-	}
-	if re.Response != nil {
-		status = re.Response.StatusCode
-	}
-	code, _ = oauthErrorFields(re)
-	return status, code, true
-}
-
-// oauthErrorFields returns the OAuth error code and description of an error response: those
-// x/oauth2 read, or else the body's error fields (JSON sent as text/plain, or the reverse).
-func oauthErrorFields(re *oauth2.RetrieveError) (code, desc string) {
-	if re.ErrorCode != "" {
-		return re.ErrorCode, re.ErrorDescription
-	}
-	var ctype string
-	if re.Response != nil {
-		ctype, _, _ = mime.ParseMediaType(re.Response.Header.Get("Content-Type"))
-	}
-	other := "application/json"
-	if ctype == "application/json" || ctype == "" {
-		other = "application/x-www-form-urlencoded"
-	}
-	for _, ct := range []string{ctype, other} {
-		fields := oauthParseBody(ct, re.Body)
-		if code, _ := fields["error"].(string); oauthCodeRE.MatchString(code) {
-			desc, _ := fields["error_description"].(string)
-			return code, desc
-		}
-	}
-	return "", ""
-}
-
-// oauthCodeRE matches an OAuth error code (RFC 6749 5.2 allows printable ASCII; real codes are
-// words joined by underscores).
-var oauthCodeRE = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,64}$`)
 
 // oauthParseBody parses a token response as x/oauth2 does: form encoding for
 // application/x-www-form-urlencoded and text/plain, JSON otherwise. It returns nil when the
@@ -659,50 +643,4 @@ func oauthExpiresIn(v any) int {
 		return math.MaxInt32
 	}
 	return int(math.Round(f))
-}
-
-// oauthIsHTML reports an HTML page, whatever its content type says.
-func oauthIsHTML(ctype string, body []byte) bool {
-	if ctype == "text/html" || ctype == "application/xhtml+xml" {
-		return true
-	}
-	b := bytes.TrimSpace(body)
-	return len(b) > 0 && b[0] == '<'
-}
-
-// oauthDescribeBody says what a response that is not a token was: its content type and a
-// short excerpt.
-func oauthDescribeBody(ctype string, body []byte) string {
-	ex := oauthExcerpt(ctype, body)
-	what := "response"
-	if ctype != "" {
-		what = ctype + " response"
-	}
-	if ex == "" {
-		return "empty " + what
-	}
-	return fmt.Sprintf("%s %q", what, ex)
-}
-
-var (
-	oauthScriptRE = regexp.MustCompile(`(?is)<(script|style)\b.*?</(script|style)\s*>`)
-	oauthTagRE    = regexp.MustCompile(`(?s)<[^>]*>`)
-)
-
-// oauthExcerptLen bounds the body excerpt in an error, in characters.
-const oauthExcerptLen = 120
-
-// oauthExcerpt returns the start of a body for an error: HTML reduced to its text, spaces
-// collapsed, at most oauthExcerptLen characters.
-func oauthExcerpt(ctype string, body []byte) string {
-	s := strings.ToValidUTF8(string(body), "")
-	if oauthIsHTML(ctype, body) {
-		s = oauthScriptRE.ReplaceAllString(s, " ")
-		s = html.UnescapeString(oauthTagRE.ReplaceAllString(s, " "))
-	}
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > oauthExcerptLen {
-		s = string(r[:oauthExcerptLen]) + "…"
-	}
-	return s
 }

@@ -358,6 +358,34 @@ func TestOAuth2TokenErrors(t *testing.T) {
 			respond: oaRespond(200, oaJSON, `access_token: x`),
 			want:    at + "token request: 200 OK: oauth2: cannot parse json: invalid character 'a' looking for beginning of value",
 		},
+		{
+			name:       "ok false with status 200, as x/oauth2 reads it",
+			body:       exchange,
+			respond:    oaRespond(200, oaJSON, `{"ok":false,"error":"invalid_code"}`),
+			want:       at + "token request: 200 OK: invalid_code",
+			wantStatus: 200, wantCode: "invalid_code", wantOK: true,
+		},
+		{
+			name:       "error_in: an error object",
+			body:       strings.TrimSuffix(exchange, "}") + `, error_in: error}`,
+			respond:    oaRespond(400, oaJSON, `{"error":{"message":"Error validating verification code.","type":"OAuthException","code":100}}`),
+			want:       at + "token request: 400 Bad Request: 100: Error validating verification code.",
+			wantStatus: 400, wantCode: "100", wantOK: true,
+		},
+		{
+			name:       "error_in: a message at status 200",
+			body:       strings.TrimSuffix(exchange, "}") + `, error_in: errors.0.message}`,
+			respond:    oaRespond(200, oaJSON, `{"success":false,"errors":[{"message":"The code has expired"}]}`),
+			want:       at + "token request: 200 OK: The code has expired",
+			wantStatus: 200, wantOK: true,
+		},
+		{
+			name:       "error_in: a code beside a token",
+			body:       strings.TrimSuffix(exchange, "}") + `, error_in: result.error}`,
+			respond:    oaRespond(200, oaJSON, `{"access_token":"x","result":{"error":"account_locked"}}`),
+			want:       at + "token request: 200 OK: account_locked",
+			wantStatus: 200, wantCode: "account_locked", wantOK: true,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,7 +30,7 @@ type conn struct {
 	vault map[string]any
 }
 
-var _ engine.Conn = (*conn)(nil)
+var _ engine.ConnValue = (*conn)(nil)
 
 // Conn returns the engine.Conn of a stored connection.
 func (m *Manager) Conn(ctx context.Context, prog *engine.Program, rec *Record) (engine.Conn, error) {
@@ -230,7 +230,7 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 			req.Header.Set(c.cfg.Inject.Name, v)
 		}
 	case c.cfg.Type == flows.ConnBasic:
-		req.SetBasicAuth(rec.Creds.Fields["username"].Reveal(), rec.Creds.Fields["password"].Reveal())
+		return c.applyBasic(req, rec, tmpl)
 	case c.cfg.Type == flows.ConnOAuth2:
 		if t := rec.Creds.Token; t != nil {
 			req.Header.Set("Authorization", "Bearer "+t.AccessToken.Reveal())
@@ -300,4 +300,11 @@ func secretsOf(rec *Record) []string {
 		out = append(out, t.AccessToken.Reveal(), t.RefreshToken.Reveal(), t.TokenSecret.Reveal())
 	}
 	return out
+}
+
+// Connection returns the template value connection of the current record: after a refresh
+// during a run, the run's next template sees the values the refresh brought.
+func (c *conn) Connection() map[string]any {
+	_, env, _ := c.current()
+	return env
 }

@@ -531,7 +531,7 @@ func TestConnectBadCallback(t *testing.T) {
 // nothing.
 func TestConnectBadTokenResponse(t *testing.T) {
 	const (
-		at       = `exchange: builtin:oauth2.yaml:34:9: step "token" (oauth2_token): token request: `
+		at       = `exchange: builtin:oauth2.yaml:35:9: step "token" (oauth2_token): token request: `
 		ownFlows = `  exchange:
     inputs:
       code: {type: string, required: true, sensitive: true}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/patchbay/patchbay/engine"
 	"golang.org/x/oauth2"
@@ -106,10 +107,17 @@ func rawReason(err error) string {
 // transient turns a token endpoint's temporary failure into an error the step's retry policy
 // classifies: a status becomes an *engine.HTTPError (so retry on 5xx or 429 applies); timeouts
 // and network errors keep their chain.
-func transient(err error) error {
+func transient(err error, red *engine.Redactor) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		he := &engine.HTTPError{Method: "POST", URL: "token endpoint", StatusCode: re.Response.StatusCode, Status: re.Response.Status, Header: re.Response.Header}
+		// The provider's words, which an answer in its own shape (token_error_in) may hold at
+		// any status: without them a refusal at HTTP 200 reads as "200 OK" and nothing more.
+		words := re.ErrorCode
+		if re.ErrorDescription != "" {
+			words = strings.TrimPrefix(words+": "+re.ErrorDescription, ": ")
+		}
+		he.Body = red.String(words)
 		if req := re.Response.Request; req != nil {
 			he.Method, he.URL = req.Method, req.URL.Scheme+"://"+req.URL.Host+req.URL.Path
 		}

@@ -124,13 +124,20 @@ func TestRefreshHangStallsNoOtherWrite(t *testing.T) {
 	bob := connectOAuth2(t, e.m, e.prog, e.srv, "bob")
 	e.expire(t)
 	st := e.m.Store()
+	// The gate is a server of its own in front of the token endpoint, not at the origins the
+	// connections are bound to: its origin is allowed, as run --allow-origin allows one.
+	m := newManagerConfig(t, e.clock, connections.Config{Store: e.store, AllowOrigins: []string{engine.Origin(mustURL(t, gate.URL))}})
 
 	gate.hold(1)
 	hung := make(chan error, 1)
-	go func() { hung <- meWith(ctx, e.m, gated, e.rec) }()
-	<-gate.arrived
+	go func() { hung <- meWith(ctx, m, gated, e.rec) }()
+	select {
+	case <-gate.arrived:
+	case err := <-hung:
+		t.Fatalf("the refresh to hold did not reach the token endpoint: %v", err)
+	}
 
-	if err := meWith(ctx, e.m, gated, bob); err != nil {
+	if err := meWith(ctx, m, gated, bob); err != nil {
 		t.Errorf("another connection's refresh during the hang: %v", err)
 	}
 	cur := reload(t, e.m, e.rec)

@@ -483,7 +483,7 @@ func TestLifecycleTokenEndpointDown(t *testing.T) {
 	e := newLifecycle(t, "", connections.Config{RefreshTimeout: 200 * time.Millisecond})
 	e.expire(t)
 	step := e.prog.App.File + `:19:9: step "me" (call_api): GET ` + e.srv.APIURL() + ": authorize: refresh token: "
-	hung := `builtin:oauth2.yaml:52:9: step "token" (oauth2_token): token request: Post "` + e.srv.TokenURL() + `": context deadline exceeded`
+	hung := `builtin:oauth2.yaml:59:9: step "token" (oauth2_token): token request: Post "` + e.srv.TokenURL() + `": context deadline exceeded`
 	tests := []struct {
 		name      string
 		fault     func()
@@ -492,7 +492,7 @@ func TestLifecycleTokenEndpointDown(t *testing.T) {
 		wantLast  string
 	}{
 		{"503", func() { e.srv.FailTokenEndpoint(1, http.StatusServiceUnavailable) },
-			step + "POST " + e.srv.TokenURL() + ": 503 Service Unavailable", "http",
+			step + "POST " + e.srv.TokenURL() + ": 503 Service Unavailable: temporarily_unavailable: failure injected by oauthtest", "http",
 			"the token endpoint answered 503 Service Unavailable: temporarily_unavailable: failure injected by oauthtest"},
 		{"hang", func() { e.srv.HangTokenEndpoint(1) }, step + hung, "timeout", hung},
 	}

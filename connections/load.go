@@ -106,5 +106,13 @@ func checkPrivateFlows(prog *engine.Program) error {
 			errs.Addf(app.Connection.Pos, "connection type %s needs a private flow %q", app.Connection.Type, name)
 		}
 	}
+	if f := app.Flow(AfterConnectFlow); f != nil && !hasToken(app.Connection) {
+		errs.Addf(f.Pos, "flow %s runs after a connection gets its token, and connection type %s gets none (oauth2, oauth1 and token do)", AfterConnectFlow, app.Connection)
+	}
 	return errs.Err()
+}
+
+// hasToken reports whether connections of c get a token, after which after_connect runs.
+func hasToken(c *flows.Connection) bool {
+	return c != nil && (c.Type == flows.ConnOAuth2 || c.Type == flows.ConnOAuth1 || c.Type == flows.ConnToken)
 }

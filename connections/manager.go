@@ -3,13 +3,11 @@ package connections
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -125,10 +122,7 @@ func Fields(c *flows.Connection) []*flows.Param {
 	}
 	switch c.Type {
 	case flows.ConnBasic:
-		return []*flows.Param{
-			{Key: "username", Label: "Username", Required: true},
-			{Key: "password", Label: "Password", Required: true, Sensitive: true},
-		}
+		return basicFields
 	case flows.ConnAPIKey:
 		return []*flows.Param{{Key: "api_key", Label: "API key", Required: true, Sensitive: true}}
 	}
@@ -280,10 +274,13 @@ func assumeLifetime(c *flows.Connection) time.Duration {
 	return c.Refresh.AssumeLifetime
 }
 
-// finish tests a new connection, binds it to the origins of its app and of the requests its
-// test made with the credentials, labels it and stores it.
+// finish runs after_connect, tests a new connection, binds it to the origins of its app and
+// of the requests those two made with the credentials, labels it and stores it.
 func (m *Manager) finish(ctx context.Context, prog *engine.Program, rec *Record) (*Record, error) {
 	reached := &originSet{}
+	if err := m.afterConnect(ctx, prog, rec, reached); err != nil {
+		return nil, err
+	}
 	out, tested, err := m.test(ctx, prog, rec, m.memConn(prog, rec, reached))
 	if err != nil {
 		return nil, fmt.Errorf("connection test failed, nothing was stored: %w", err)
@@ -367,118 +364,6 @@ func (m *Manager) label(ctx context.Context, prog *engine.Program, rec *Record, 
 		return rec.Name
 	}
 	return red.String(s)
-}
-
-// Pending is an OAuth connection waiting for the user's approval in a browser.
-type Pending struct {
-	AuthorizeURL string
-	State        string
-	RedirectURL  string
-	Expires      time.Time
-	verifier     Secret // the PKCE code verifier: a Secret, so printing a Pending cannot show it
-	rec          *Record
-	oauth1       *oauth1Pending // oauth1: the request token and its secret
-}
-
-// String shows the pending connection without its secrets (the PKCE verifier, oauth1's request
-// token secret): fmt prints unexported fields as they are, whatever their type.
-func (p Pending) String() string {
-	return fmt.Sprintf("{AuthorizeURL:%s State:%s RedirectURL:%s Expires:%s}", p.AuthorizeURL, p.State, p.RedirectURL, p.Expires.Format(time.RFC3339))
-}
-
-// GoString is String for %#v.
-func (p Pending) GoString() string { return "connections.Pending" + p.String() }
-
-// PendingLifetime is how long a user has to approve access.
-const PendingLifetime = 15 * time.Minute
-
-// StartOAuth begins connecting an oauth2 (authorization code) account: it runs the authorize
-// flow with a fresh state and PKCE verifier and returns the URL to send the user to.
-func (m *Manager) StartOAuth(ctx context.Context, prog *engine.Program, req ConnectRequest, redirectURL string) (*Pending, error) {
-	c := prog.App.Connection
-	if c == nil || c.Type != flows.ConnOAuth1 && (c.Type != flows.ConnOAuth2 || c.Grant != "authorization_code") {
-		return nil, fmt.Errorf("app %s does not connect in a browser (connection type %s)", prog.App.Key, c)
-	}
-	rec, err := m.newRecord(prog, req)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.checkName(ctx, rec); err != nil {
-		return nil, err
-	}
-	if c.Type == flows.ConnOAuth1 {
-		return m.startOAuth1(ctx, prog, rec, redirectURL)
-	}
-	state, err := randomString(32)
-	if err != nil {
-		return nil, err
-	}
-	p := &Pending{State: state, RedirectURL: redirectURL, Expires: m.now().Add(PendingLifetime), verifier: Secret(oauth2.GenerateVerifier()), rec: rec}
-	out, err := m.runPrivate(ctx, prog, rec, "authorize", map[string]any{
-		"state": state, "redirect_uri": redirectURL, "code_verifier": p.verifier.Reveal(),
-	}, nil)
-	if err != nil {
-		return nil, fmt.Errorf("authorize: %w", err)
-	}
-	o, _ := out.(map[string]any)
-	p.AuthorizeURL = flows.Stringify(o["authorize_url"])
-	if u, err := url.Parse(p.AuthorizeURL); err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, fmt.Errorf("authorize: the flow's output authorize_url %q is not an absolute URL", p.AuthorizeURL)
-	}
-	return p, nil
-}
-
-// Errors of an OAuth callback.
-var (
-	ErrStateMismatch  = errors.New("callback state does not match the one this connection was started with")
-	ErrStateMissing   = errors.New("callback has no state parameter")
-	ErrPendingExpired = errors.New("the approval took too long; start connecting again")
-)
-
-// FinishOAuth completes a pending connection with the query of the provider's redirect: it
-// checks state, runs exchange and test, and stores the connection.
-func (m *Manager) FinishOAuth(ctx context.Context, prog *engine.Program, p *Pending, query url.Values) (*Record, error) {
-	if p.oauth1 != nil {
-		return m.finishOAuth1(ctx, prog, p, query)
-	}
-	// The state first: an error callback must be this connection's too, or anyone who can
-	// send the redirect could end it with words of their own.
-	got := query.Get("state")
-	if got == "" {
-		return nil, ErrStateMissing
-	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(p.State)) != 1 {
-		return nil, ErrStateMismatch
-	}
-	if e := query.Get("error"); e != "" {
-		msg := "the provider refused access: " + e
-		if d := query.Get("error_description"); d != "" {
-			msg += ": " + d
-		}
-		return nil, errors.New(msg)
-	}
-	if m.now().After(p.Expires) {
-		return nil, ErrPendingExpired
-	}
-	code := query.Get("code")
-	if code == "" {
-		return nil, errors.New("callback has no code parameter")
-	}
-	q := map[string]any{}
-	for k, v := range query {
-		if len(v) > 0 {
-			q[k] = v[0]
-		}
-	}
-	rec := p.rec
-	tok, err := m.exchange(ctx, prog, rec, map[string]any{
-		"code": code, "state": got, "redirect_uri": p.RedirectURL, "code_verifier": p.verifier.Reveal(), "query": q,
-	})
-	if err != nil {
-		return nil, err
-	}
-	rec.Creds.Token = tok
-	return m.finish(ctx, prog, rec)
 }
 
 // Test runs a stored connection's test flow and records the result.
@@ -575,170 +460,6 @@ func (m *Manager) vault(ctx context.Context, workspace, app string) (map[string]
 		vault[k] = v.Reveal()
 	}
 	return vault, nil
-}
-
-// runPrivate runs one of the app's private flows for rec. input is what the runtime offers the
-// flow (exchange: code, state, redirect_uri, code_verifier, query); the flow gets the inputs it
-// declares, so an app's own flow need not declare those it has no use for.
-func (m *Manager) runPrivate(ctx context.Context, prog *engine.Program, rec *Record, flow string, input map[string]any, conn engine.Conn) (any, error) {
-	f := prog.Flow(flow)
-	if f == nil {
-		return nil, fmt.Errorf("app %s has no %s flow", prog.App.Key, flow)
-	}
-	offered := input
-	input = make(map[string]any, len(offered))
-	for k, v := range offered {
-		if f.Def.Input(k) != nil {
-			input[k] = v
-		}
-	}
-	env, secrets, vault, err := m.env(ctx, prog, rec)
-	if err != nil {
-		return nil, err
-	}
-	// What the runtime offers is secret whether or not the flow declares it sensitive.
-	for _, k := range secretInputs {
-		if s, ok := offered[k].(string); ok {
-			secrets = append(secrets, s)
-		}
-	}
-	res, err := prog.Run(ctx, flow, engine.Options{
-		Input: input, Conn: conn, Connection: env, Vault: vault, Secrets: secrets, HTTPClient: m.privateClient(rec), Logger: m.log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res.Output, nil
-}
-
-// connTemplates evaluates the connection's own templates (URLs, inject, request defaults, label) as
-// a run's are: with the memory budget, and stopping at the caller's deadline.
-type connTemplates struct {
-	ev  *flows.Evaluator
-	env map[string]any
-}
-
-func newTemplates(ctx context.Context, conn map[string]any, app *flows.App, vault map[string]any) connTemplates {
-	env := map[string]any{"connection": conn, "app": appEnv(app), "vault": vault, "input": nil}
-	return connTemplates{ev: flows.NewEvaluator(ctx), env: env}
-}
-
-func (t connTemplates) eval(v *flows.Value) (any, error) { return t.ev.Eval(v, t.env) }
-
-func (t connTemplates) evalString(v *flows.Value) (string, error) { return t.ev.EvalString(v, t.env) }
-
-// vaultValues lists a vault's values, for redaction.
-func vaultValues(vault map[string]any) []string {
-	out := make([]string, 0, len(vault))
-	for _, v := range vault {
-		out = append(out, flows.Stringify(v))
-	}
-	return out
-}
-
-// secretInputs are the inputs the runtime offers private flows that are secrets: the OAuth
-// code and PKCE verifier (exchange, authorize), the refresh token (refresh), the token to
-// revoke (revoke).
-var secretInputs = []string{"code", "code_verifier", "refresh_token", "token"}
-
-func appEnv(app *flows.App) map[string]any {
-	return map[string]any{"key": app.Key, "name": app.Name, "version": app.Version}
-}
-
-// env builds the template value connection for rec, the secrets to redact and the vault.
-func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (map[string]any, []string, map[string]any, error) {
-	app := prog.App
-	c := app.Connection
-	var secrets []string
-	params := map[string]any{}
-	if c != nil {
-		for _, p := range c.Params {
-			if p.Default != "" {
-				params[p.Key] = p.Default
-			}
-		}
-	}
-	for k, v := range rec.Params {
-		params[k] = v
-	}
-	fields := map[string]any{}
-	for k, v := range rec.Creds.Fields {
-		fields[k] = v.Reveal()
-	}
-	for _, f := range Fields(c) {
-		if f.Sensitive {
-			secrets = append(secrets, rec.Creds.Fields[f.Key].Reveal())
-		}
-	}
-	env := map[string]any{
-		"id": rec.ID, "name": rec.Name, "label": rec.Label, "workspace": rec.Workspace,
-		"params": params, "fields": fields, "extra": map[string]any{},
-	}
-	if t := rec.Creds.Token; t != nil {
-		secrets = append(secrets, t.AccessToken.Reveal(), t.RefreshToken.Reveal(), t.TokenSecret.Reveal())
-		if t.Extra != nil {
-			env["extra"] = t.Extra
-		}
-	}
-	vault, err := m.vault(ctx, rec.Workspace, app.Key)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if c == nil {
-		return env, secrets, vault, nil
-	}
-	if c.Type == flows.ConnOAuth2 || c.Type == flows.ConnOAuth1 {
-		cl, err := m.store.Client(ctx, rec.Workspace, app.Key, rec.Client)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil, nil, fmt.Errorf("app %s has no auth client %q: add it with `patchbay clients add %s --app <app-dir> --client-id <id>`", app.Key, rec.Client, rec.Client)
-		}
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("read auth client %q: %w", rec.Client, err)
-		}
-		env["client"] = map[string]any{"id": cl.ClientID, "secret": cl.Secret.Reveal(), "redirect_uri": cl.RedirectURL}
-		secrets = append(secrets, cl.Secret.Reveal())
-		scopes := c.Scopes
-		if len(cl.Scopes) > 0 {
-			scopes = cl.Scopes
-		}
-		list := make([]any, len(scopes))
-		for i, s := range scopes {
-			list[i] = s
-		}
-		env["scopes"] = list
-	}
-	pkce := c.Type == flows.ConnOAuth2 && c.Grant == "authorization_code"
-	if c.PKCE != nil {
-		pkce = *c.PKCE
-	}
-	env["pkce"] = pkce
-	env["scope_separator"] = c.ScopeSeparator
-	env["client_auth"] = c.ClientAuth
-	env["token_method"] = c.TokenMethod
-	tmpl := newTemplates(ctx, env, app, vault)
-	for key, v := range map[string]*flows.Value{
-		"authorize_url": c.AuthorizeURL, "token_url": c.TokenURL, "revoke_url": c.RevokeURL,
-		"request_token_url": c.RequestTokenURL, "access_token_url": c.AccessTokenURL,
-	} {
-		if v == nil {
-			continue
-		}
-		s, err := tmpl.evalString(v)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("connection %s: %w", key, err)
-		}
-		env[key] = s
-	}
-	ap := map[string]any{}
-	for k, v := range c.AuthorizeParams {
-		x, err := tmpl.eval(v)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("connection authorize_params.%s: %w", k, err)
-		}
-		ap[k] = x
-	}
-	env["authorize_params"] = ap
-	return env, secrets, vault, nil
 }
 
 func (m *Manager) emit(ctx context.Context, rec *Record, kind, reason string) {

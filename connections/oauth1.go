@@ -80,6 +80,9 @@ func (m *Manager) startOAuth1(ctx context.Context, prog *engine.Program, rec *Re
 	}
 	ex := m.newOAuth1Exchange(ctx)
 	cfg := oauth1Config(env, callback, ex.client())
+	if err := oauth1AddParams(prog.App.Connection, env, &cfg.Endpoint); err != nil {
+		return nil, fmt.Errorf("oauth1: %w", err)
+	}
 	token, secret, err := cfg.RequestToken()
 	red := oauth1Redactor(append(secrets, secret)...)
 	if err != nil {
@@ -164,6 +167,68 @@ func oauth1Config(env map[string]any, callback string, hc *http.Client) *oauth1.
 		Signer:     &oauth1.HMACSigner{ConsumerSecret: secret},
 		HTTPClient: hc,
 	}
+}
+
+// oauth1AddParams puts the connection's scopes (env's: the auth client's, else the app's),
+// joined by scope_separator, as a scope parameter on the request-token URL or the authorize URL
+// as scope_in says, and the evaluated authorize_params on the authorize URL, leaving out null and
+// empty values. A parameter of the request-token URL's query is signed with the call (RFC 5849
+// section 3.4.1.3.1); the authorize URL gets oauth_token besides.
+func oauth1AddParams(c *flows.Connection, env map[string]any, ep *oauth1.Endpoint) error {
+	auth := url.Values{}
+	params, _ := env["authorize_params"].(map[string]any)
+	for k, v := range params {
+		switch v.(type) {
+		case map[string]any:
+			return fmt.Errorf("connection authorize_params.%s must be a string, number or boolean, found a mapping", k)
+		case []any:
+			return fmt.Errorf("connection authorize_params.%s must be a string, number or boolean, found a list", k)
+		}
+		if s := flows.Stringify(v); s != "" {
+			auth.Set(k, s)
+		}
+	}
+	scopes, _ := env["scopes"].([]any)
+	list := make([]string, 0, len(scopes))
+	for _, sc := range scopes {
+		list = append(list, flows.Stringify(sc))
+	}
+	if scope := strings.Join(list, flows.Stringify(env["scope_separator"])); scope != "" {
+		if c.ScopeIn == flows.ScopeInRequestTokenURL {
+			u, err := oauth1WithQuery(ep.RequestTokenURL, url.Values{"scope": {scope}})
+			if err != nil {
+				return fmt.Errorf("connection request_token_url: %w", err)
+			}
+			ep.RequestTokenURL = u
+		} else {
+			auth.Set("scope", scope)
+		}
+	}
+	u, err := oauth1WithQuery(ep.AuthorizeURL, auth)
+	if err != nil {
+		return fmt.Errorf("connection authorize_url: %w", err)
+	}
+	ep.AuthorizeURL = u
+	return nil
+}
+
+// oauth1WithQuery returns rawURL with params set in its query; spaces are %20, as RFC 5849
+// section 3.6 encodes them.
+func oauth1WithQuery(rawURL string, params url.Values) (string, error) {
+	if len(params) == 0 {
+		return rawURL, nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", errors.New("not a URL")
+	}
+	q := u.Query()
+	for k, vs := range params {
+		q[k] = vs
+	}
+	// Encode escapes a literal + as %2B: each + left is a space.
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	return u.String(), nil
 }
 
 // oauth1Exchange sends the request token or access token request of one connection attempt

@@ -192,6 +192,7 @@ type o1Provider struct {
 	requests    map[string]*o1RequestToken // by request token
 	access      map[string]string          // access token secret by access token
 	callbacks   []string                   // oauth_callback of each request token request
+	rtQueries   []url.Values               // the query of each request token request
 	accessCalls int
 	apiCalls    []o1APICall
 }
@@ -291,6 +292,7 @@ func (p *o1Provider) requestToken(w http.ResponseWriter, r *http.Request) {
 	tok := fmt.Sprintf("rt-%d", p.n)
 	p.requests[tok] = &o1RequestToken{secret: fmt.Sprintf("rts-%d&Secret+", p.n), callback: o["oauth_callback"], verifier: fmt.Sprintf("v-%d", p.n)}
 	p.callbacks = append(p.callbacks, o["oauth_callback"])
+	p.rtQueries = append(p.rtQueries, r.URL.Query())
 	w.Header().Set("Content-Type", "application/x-www-form-urlencoded")
 	io.WriteString(w, url.Values{"oauth_token": {tok}, "oauth_token_secret": {p.requests[tok].secret}, "oauth_callback_confirmed": {"true"}}.Encode())
 }
@@ -440,6 +442,13 @@ type o1Env struct {
 
 func newO1Env(t *testing.T, clientSecret string) *o1Env {
 	t.Helper()
+	return newO1EnvApp(t, clientSecret, o1App, nil)
+}
+
+// newO1EnvApp is newO1Env with the app's source (an oauth1 app whose auth client is tumblr) and
+// the auth client's scopes.
+func newO1EnvApp(t *testing.T, clientSecret, src string, scopes []string) *o1Env {
+	t.Helper()
 	e := &o1Env{p: newO1Provider(t), logs: &lockedBuffer{}, now: time.Now(), redirect: "https://patchbay.example/oauth/callback"}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	key, err := keys.Generate()
@@ -454,7 +463,7 @@ func newO1Env(t *testing.T, clientSecret string) *o1Env {
 	t.Cleanup(func() { st.Close() })
 	e.store = st
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(o1App), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	reg := engine.NewRegistry()
@@ -467,7 +476,7 @@ func newO1Env(t *testing.T, clientSecret string) *o1Env {
 	}
 	e.prog = prog
 	err = e.store.PutClient(context.Background(), &connections.Client{
-		Workspace: connections.DefaultWorkspace, App: "tumblr", Name: "tumblr", ClientID: o1ConsumerKey, Secret: connections.Secret(clientSecret),
+		Workspace: connections.DefaultWorkspace, App: "tumblr", Name: "tumblr", ClientID: o1ConsumerKey, Secret: connections.Secret(clientSecret), Scopes: scopes,
 	})
 	if err != nil {
 		t.Fatal(err)

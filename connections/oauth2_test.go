@@ -292,7 +292,7 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 // wrong one).
 func putClientAs(t *testing.T, m *connections.Manager, srv *oauthtest.Server, app, id, method, stored string) {
 	t.Helper()
-	srv.AddClient(id, testClientSecret, []string{testRedirectURL}, oauthtest.ClientOptions{Scopes: []string{"read"}, TokenEndpointAuthMethod: method})
+	srv.AddClient(id, testClientSecret, []string{testRedirectURL}, oauthtest.ClientOptions{Scopes: []string{"read"}, TokenEndpointAuthMethod: method, Public: method == oauthtest.AuthNone})
 	err := m.Store().PutClient(t.Context(), &connections.Client{
 		Workspace: connections.DefaultWorkspace, App: app, Name: app, ClientID: id, Secret: connections.Secret(stored),
 	})
@@ -312,6 +312,7 @@ func TestOAuth2Revoke(t *testing.T) {
 	}{
 		{name: "basic", method: oauthtest.AuthBasic, storedSecret: testClientSecret},
 		{name: "post", auth: "  client_auth: post\n", method: oauthtest.AuthPost, storedSecret: testClientSecret},
+		{name: "public", auth: "  client_auth: none\n", method: oauthtest.AuthNone},
 		{
 			name: "refused", method: oauthtest.AuthBasic, storedSecret: "wrong-" + testClientSecret,
 			wantErr: `connection deleted, but revoking its token at the provider failed: builtin:revoke.yaml:9:9: step "revoke" (call_api): POST SRV/oauth2/revoke: 401 Unauthorized: `,
@@ -367,7 +368,7 @@ func TestOAuth2Revoke(t *testing.T) {
 // with its status and OAuth error code, and nothing is stored.
 func TestOAuth2ServerErrors(t *testing.T) {
 	const (
-		exchangeAt = `exchange: builtin:oauth2.yaml:34:9: step "token" (oauth2_token): token request: `
+		exchangeAt = `exchange: builtin:oauth2.yaml:35:9: step "token" (oauth2_token): token request: `
 		ccAt       = `exchange: builtin:oauth2_client_credentials.yaml:8:9: step "token" (oauth2_token): token request: `
 		failed     = "connection test failed, nothing was stored: "
 	)

@@ -28,7 +28,7 @@ func (e *OriginError) Error() string {
 
 // connOriginURLs are the connection URLs whose origins a connection is bound to, besides the
 // app's base URL.
-var connOriginURLs = []string{"authorize_url", "token_url", "revoke_url", "request_token_url", "access_token_url"}
+var connOriginURLs = []string{"authorize_url", "token_url", "refresh_url", "revoke_url", "request_token_url", "access_token_url"}
 
 // appOrigins returns the origins of prog's base URL and connection URLs for the connection
 // whose template values are env (its params, its token's extra fields) and vault: where its

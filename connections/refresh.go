@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"time"
 
@@ -199,10 +200,13 @@ func (c *conn) refreshLeased(ctx context.Context, id string, stale Secret, react
 				r.failure = next.LastError
 				return disconnected(&next, r.failure), &DisconnectedError{Name: now.Name, Reason: r.failure}
 			}
-			return &next, transient(reqErr)
+			return &next, transient(reqErr, c.redactor(now))
 		}
-		if newTok.RefreshToken == "" && now.Creds.Token != nil {
-			newTok.RefreshToken = now.Creds.Token.RefreshToken // the provider did not rotate it
+		if old := now.Creds.Token; old != nil {
+			if newTok.RefreshToken == "" {
+				newTok.RefreshToken = old.RefreshToken // the provider did not rotate it
+			}
+			newTok.Extra = mergeExtra(old.Extra, newTok.Extra)
 		}
 		next.Creds.Token = newTok
 		next.Status, next.Reason, next.LastError = StatusConnected, "", ""
@@ -331,6 +335,18 @@ func (c *conn) disconnect(ctx context.Context, refused Secret, why string) error
 		c.m.emit(ctx, saved, "disconnected", why)
 	}
 	return &DisconnectedError{Name: rec.Name, Reason: why}
+}
+
+// mergeExtra is the extra values after a refresh: those of the refresh's answer over those
+// kept before. A provider's refresh answer often lacks what the first exchange gave (a realm
+// id from the callback, a team id, an instance URL); a template reading it must not get null.
+func mergeExtra(old, fresh map[string]any) map[string]any {
+	if len(old) == 0 {
+		return fresh
+	}
+	out := maps.Clone(old)
+	maps.Copy(out, fresh)
+	return out
 }
 
 // disconnected returns rec without credentials, disconnected for why.

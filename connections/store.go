@@ -87,7 +87,11 @@ type Record struct {
 	// sent the credentials to then. Nil for a connection stored
 	// before patchbay recorded them, until its first use binds it. Stores keep them sealed
 	// with Creds, so that one who can write the database but lacks the key cannot move them.
-	Origins      []string
+	Origins []string
+	// StandIns are the origin mappings (FROM=TO, patchbay --map-origin) the connection was
+	// made through: its credentials are a test server's standing in for the app's provider.
+	// Stores keep them sealed with Origins.
+	StandIns     []string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	LastTest     *TestResult

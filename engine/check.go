@@ -21,6 +21,7 @@ type Body struct {
 	fields  map[string]flows.Field
 	written map[string]*yaml.Node // every known key written, by key node
 	items   map[string][]*Body    // the checked items of a list of objects
+	objects map[string]*Body      // the checked bodies of objects
 	pairs   []flows.Field         // a Map body's pairs, in order
 }
 
@@ -42,11 +43,15 @@ func (b *Body) Key(name string) *yaml.Node { return b.written[name] }
 // Items returns the checked items of field name, a list of Object: one Body each, in order.
 func (b *Body) Items(name string) []*Body { return b.items[name] }
 
+// Object returns the checked body of field name, an Object, or nil when it is absent or is not
+// a mapping.
+func (b *Body) Object(name string) *Body { return b.objects[name] }
+
 // Pairs returns the pairs of a Map body in document order, each value of the spec's Map type.
 func (b *Body) Pairs() []flows.Field { return b.pairs }
 
 func newBody(n *yaml.Node) *Body {
-	return &Body{Node: n, fields: map[string]flows.Field{}, written: map[string]*yaml.Node{}, items: map[string][]*Body{}}
+	return &Body{Node: n, fields: map[string]flows.Field{}, written: map[string]*yaml.Node{}, items: map[string][]*Body{}, objects: map[string]*Body{}}
 }
 
 // checkBody checks a block's body against its spec and reports every problem. It returns false
@@ -238,7 +243,7 @@ func (c *Compiler) checkValue(b *Body, name, what string, t Type, isConst bool, 
 		}
 	case KindObject:
 		before := len(*c.errs)
-		c.checkObject(what, t.Fields, t.Groups, n)
+		b.objects[name] = c.checkObject(what, t.Fields, t.Groups, n)
 		return len(*c.errs) == before
 	case KindOneOf:
 		for _, alt := range t.Of {

@@ -35,6 +35,9 @@ func probeType(got *[]*engine.Body) engine.BlockType {
 				{Name: "cases", Type: engine.List(engine.Object("probe case",
 					engine.Field{Name: "when", Type: engine.Template, Required: true, Doc: "d"},
 				)), Doc: "d"},
+				{Name: "page", Type: engine.Object("probe page",
+					engine.Field{Name: "size", Type: engine.Int, Doc: "d"},
+				), Doc: "d"},
 			},
 		},
 		Compile: func(c *engine.Compiler, body *engine.Body) (engine.Block, error) {
@@ -148,7 +151,7 @@ func TestCheckGroups(t *testing.T) {
 // TestCheckBodyReads: Compile reads the checked fields; a field of the wrong kind is written
 // (Has) but has no value, a short form is its field, and list items are bodies of their own.
 func TestCheckBodyReads(t *testing.T) {
-	got, _ := compileProbe(t, `{text: a, n: 9, cases: [{when: x}, {when: y}]}`)
+	got, _ := compileProbe(t, `{text: a, n: 9, cases: [{when: x}, {when: y}], page: {size: 3}}`)
 	if len(got) != 1 {
 		t.Fatalf("Compile ran %d times, want 1", len(got))
 	}
@@ -165,6 +168,12 @@ func TestCheckBodyReads(t *testing.T) {
 	items := b.Items("cases")
 	if len(items) != 2 || items[1].Value("when").Value != "y" {
 		t.Errorf("Items(cases) = %v, want two bodies, the second with when y", items)
+	}
+	if p := b.Object("page"); p == nil || p.Value("size").Value != "3" {
+		t.Errorf("Object(page) = %v, want a body with size 3", p)
+	}
+	if b.Object("cases") != nil || b.Object("text") != nil {
+		t.Errorf("Object of a field that is no object is not nil")
 	}
 
 	got, _ = compileProbe(t, `hello`)

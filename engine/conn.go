@@ -43,10 +43,13 @@ type runKey struct{}
 // among the Options.Secrets the run began with, and a call_api output such as the URL of the
 // response may carry it. Outside a run, and for secrets the run knows already, it does nothing.
 func AddSecrets(ctx context.Context, secrets ...string) {
-	r, _ := ctx.Value(runKey{}).(*run)
-	if r == nil {
-		return
+	if r, _ := ctx.Value(runKey{}).(*run); r != nil {
+		r.addSecrets(secrets...)
 	}
+}
+
+// addSecrets makes secrets redacted for the rest of the run.
+func (r *run) addSecrets(secrets ...string) {
 	for {
 		old := r.redact.Load()
 		if old.knows(secrets) {
@@ -78,4 +81,13 @@ func (r *Redactor) knows(secrets []string) bool {
 		}
 	}
 	return true
+}
+
+// ConnValue is a Conn whose template value connection may change during a run: a refresh
+// brings new connection.extra values. A run whose Conn is one reads Connection before each
+// template it evaluates, in place of Options.Connection, so the step after a refresh sees what
+// the refresh brought. Connection must return a value that is never modified afterwards.
+type ConnValue interface {
+	Conn
+	Connection() map[string]any
 }

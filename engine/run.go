@@ -36,6 +36,7 @@ func (p *Program) Run(ctx context.Context, name string, opts Options) (*Result, 
 	ctx, cancel := context.WithTimeoutCause(ctx, r.limits.Timeout, ErrRunTimeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, runKey{}, r) // for AddSecrets
+	ctx = flows.WithSecretSink(ctx, r.addSecrets)
 	out, err := r.runFlow(ctx, f, opts.Input, 0, "")
 	if err == nil {
 		err = r.checkResult(out) // a called flow's output is its caller's step's

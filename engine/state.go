@@ -70,7 +70,8 @@ type Options struct {
 	Input map[string]any
 	// Conn signs the run's requests; nil sends them as written.
 	Conn Conn
-	// Connection is the template value connection (params, label, extra token fields).
+	// Connection is the template value connection (params, label, extra token fields). A Conn
+	// that is a ConnValue gives it instead, read anew for each template.
 	Connection map[string]any
 	// Vault is the template value vault: named secrets, always redacted.
 	Vault map[string]any
@@ -174,10 +175,21 @@ type State struct {
 var defaultClient = &http.Client{}
 
 // Eval evaluates a compiled value in the state's environment.
-func (st *State) Eval(v *flows.Value) (any, error) { return st.ev.Eval(v, st.env) }
+func (st *State) Eval(v *flows.Value) (any, error) { return st.ev.Eval(v, st.liveEnv()) }
 
 // EvalString evaluates a value as text.
-func (st *State) EvalString(v *flows.Value) (string, error) { return st.ev.EvalString(v, st.env) }
+func (st *State) EvalString(v *flows.Value) (string, error) {
+	return st.ev.EvalString(v, st.liveEnv())
+}
+
+// liveEnv returns the state's environment with the connection's current value, which a
+// refresh during the run may have changed (ConnValue). A state's env is used by one goroutine.
+func (st *State) liveEnv() map[string]any {
+	if cv, ok := st.r.opts.Conn.(ConnValue); ok {
+		st.env["connection"] = cv.Connection()
+	}
+	return st.env
+}
 
 // Var returns a variable set by a set block.
 func (st *State) Var(name string) any { return st.vars[name] }
@@ -206,17 +218,13 @@ func (st *State) Logger() *slog.Logger { return st.r.log }
 func (st *State) Redactor() *Redactor { return st.r.redact.Load() }
 
 // AddSecrets makes more values redacted for the rest of the run (a token a step obtained).
-func (st *State) AddSecrets(secrets ...string) {
-	for {
-		old := st.r.redact.Load()
-		if st.r.redact.CompareAndSwap(old, old.With(secrets...)) {
-			return
-		}
-	}
-}
+func (st *State) AddSecrets(secrets ...string) { st.r.addSecrets(secrets...) }
 
 // App returns the app being run.
 func (st *State) App() *flows.App { return st.r.prog.App }
+
+// BaseURLOption returns Options.BaseURL: the base_url that replaces the app's in this run, or "".
+func (st *State) BaseURLOption() string { return st.r.opts.BaseURL }
 
 // BaseURL returns Options.BaseURL when set, else evaluates the app's base_url ("" when it has none).
 func (st *State) BaseURL() (string, error) {

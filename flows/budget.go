@@ -178,6 +178,10 @@ const (
 // budgetFunction returns the option defining name as fn, which gets the budget as its first
 // argument (expr.WithContext passes it to a function whose first argument is a context), checks args with pre (when set) before fn runs, counts the items or bytes of its
 // argument scan (when not -1) as looked through, and counts fn's result.
+// secretResults are the helpers whose result is a credential of its own (a signed JWT is a
+// bearer assertion until its exp): the run redacts it from the moment it is made.
+var secretResults = map[string]bool{"jwt_sign": true}
+
 func budgetFunction(name string, fn func(args ...any) (any, error), pre func(args []any) (int, error), scan int, size sizing, types []reflect.Type, validate func([]reflect.Type) (reflect.Type, error)) expr.Option {
 	withBudget := []reflect.Type{anyWithContext} // arguments checked by validate, or not at all
 	if len(types) > 0 {
@@ -217,6 +221,9 @@ func budgetFunction(name string, fn func(args ...any) (any, error), pre func(arg
 			out, err := fn(args...)
 			if err != nil {
 				return nil, err
+			}
+			if secretResults[name] {
+				b.secret(Stringify(out))
 			}
 			switch size {
 			case sizeShallow:

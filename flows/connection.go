@@ -13,6 +13,10 @@ var connFields = []string{
 	"type", "grant", "authorize_url", "token_url", "revoke_url", "request_token_url", "access_token_url",
 	"scopes", "scope_separator", "pkce", "client_auth", "token_method", "authorize_params", "client",
 	"params", "fields", "inject", "request", "refresh", "label",
+	"token_params", "refresh_params", "token_body", "token_headers", "refresh_url", "refresh_method",
+	"token_in", "token_keep", "token_error_in", "client_id_param", "code_param",
+	"username", "password", // basic
+	"scope_in", // oauth1
 }
 
 // Names connection templates may use besides ConnectionNames: token in inject, test in label.
@@ -71,8 +75,8 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 	c.ClientAuth = "basic"
 	if f, ok := fields["client_auth"]; ok {
 		c.ClientAuth = String(file, f.Value, errs, "client_auth")
-		if c.ClientAuth != "basic" && c.ClientAuth != "post" {
-			errs.Addf(NodePos(file, f.Value), "client_auth must be basic (client_secret_basic) or post (client_secret_post), found %q", c.ClientAuth)
+		if !slices.Contains(ClientAuths, c.ClientAuth) {
+			errs.Addf(NodePos(file, f.Value), "client_auth must be basic (client_secret_basic), post (client_secret_post), basic_raw (basic, id and secret not form-encoded) or none (a public client), found %q%s", c.ClientAuth, Suggest(c.ClientAuth, ClientAuths))
 		}
 	}
 	c.TokenMethod = http.MethodPost
@@ -88,6 +92,7 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 			c.AuthorizeParams[p.Key.Value] = s.Compile(p.Value)
 		}
 	}
+	parseTokenShape(s, c, fields)
 	c.Client = str("client")
 	c.Params = parseParams(file, fields["params"].Value, errs, "params", false)
 	c.Fields = parseParams(file, fields["fields"].Value, errs, "fields", true)
@@ -96,6 +101,13 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 	}
 	if f, ok := fields["request"]; ok {
 		c.Request = parseRequestDefaults(s, f.Value)
+		if c.Request.TokenRequests && typeOK && c.Type != ConnOAuth2 && c.Type != ConnToken {
+			for i := 0; i+1 < len(f.Value.Content); i += 2 {
+				if k := f.Value.Content[i]; k.Value == "token_requests" {
+					errs.Addf(NodePos(file, k), "request: token_requests is for the connections that request tokens (oauth2, token), not type %s", c.Type)
+				}
+			}
+		}
 	}
 	if f, ok := fields["refresh"]; ok {
 		c.Refresh = parseRefresh(file, f.Value, errs)
@@ -103,6 +115,8 @@ func parseConnection(s *Scope, n *yaml.Node) *Connection {
 	if f, ok := fields["label"]; ok {
 		c.Label = stringTemplate(s.With(NameTest), f.Value, "label")
 	}
+	parseBasic(s, c, fields)
+	parseOAuth1(s, c, fields)
 	if typeOK {
 		checkConnection(c, fields, errs, file)
 	}
@@ -131,18 +145,32 @@ var connKeyTypes = []struct {
 	{"label", []string{ConnFields, ConnBasic, ConnAPIKey, ConnOAuth2, ConnOAuth1, ConnToken}},
 	{"token_url", []string{ConnOAuth2}},
 	{"revoke_url", []string{ConnOAuth2}},
-	{"scopes", []string{ConnOAuth2}},
-	{"scope_separator", []string{ConnOAuth2}},
+	{"scopes", []string{ConnOAuth2, ConnOAuth1}},
+	{"scope_separator", []string{ConnOAuth2, ConnOAuth1}},
 	{"pkce", []string{ConnOAuth2}},
 	{"client_auth", []string{ConnOAuth2}},
 	{"token_method", []string{ConnOAuth2}},
-	{"authorize_params", []string{ConnOAuth2}},
+	{"authorize_params", []string{ConnOAuth2, ConnOAuth1}},
+	{"token_params", []string{ConnOAuth2}},
+	{"refresh_params", []string{ConnOAuth2}},
+	{"token_body", []string{ConnOAuth2}},
+	{"token_headers", []string{ConnOAuth2}},
+	{"refresh_url", []string{ConnOAuth2}},
+	{"refresh_method", []string{ConnOAuth2}},
+	{"token_in", []string{ConnOAuth2}},
+	{"token_keep", []string{ConnOAuth2}},
+	{"token_error_in", []string{ConnOAuth2}},
+	{"client_id_param", []string{ConnOAuth2}},
+	{"code_param", []string{ConnOAuth2}},
 	{"authorize_url", []string{ConnOAuth2, ConnOAuth1}},
 	{"client", []string{ConnOAuth2, ConnOAuth1}},
 	{"request_token_url", []string{ConnOAuth1}},
 	{"access_token_url", []string{ConnOAuth1}},
 	{"refresh", []string{ConnOAuth2, ConnToken}},
 	{"fields", []string{ConnFields, ConnBasic, ConnAPIKey, ConnToken}},
+	{"username", []string{ConnBasic}},
+	{"password", []string{ConnBasic}},
+	{"scope_in", []string{ConnOAuth1}},
 }
 
 // checkConnection reports what a connection type needs but does not have, and what it has but
@@ -231,9 +259,13 @@ func parseInject(s *Scope, n *yaml.Node) *Inject {
 	return in
 }
 
+// requestFields are the keys of request; the parser, the JSON Schema and the reference read it.
+var requestFields = []string{"headers", "query", "token_requests"}
+
 func parseRequestDefaults(s *Scope, n *yaml.Node) *RequestDefaults {
-	fields := Fields(s.File, n, s.Errs, "request", "headers", "query")
+	fields := Fields(s.File, n, s.Errs, "request", requestFields...)
 	r := &RequestDefaults{Headers: map[string]*Value{}, Query: map[string]*Value{}}
+	r.TokenRequests = Bool(s.File, fields["token_requests"].Value, s.Errs, "token_requests")
 	for _, p := range Pairs(s.File, fields["headers"].Value, s.Errs, "headers") {
 		r.Headers[p.Key.Value] = s.Compile(p.Value)
 	}

@@ -58,6 +58,25 @@ func (e *Evaluator) EvalString(v *Value, env map[string]any) (string, error) {
 	return Stringify(x), nil
 }
 
+type secretSinkKey struct{}
+
+// WithSecretSink returns a context whose evaluations hand sink every value a helper makes that
+// is a credential in its own right (a JWT jwt_sign signed), so that the run redacts it wherever
+// it shows a value, as it does the secrets it was given.
+func WithSecretSink(ctx context.Context, sink func(secrets ...string)) context.Context {
+	return context.WithValue(ctx, secretSinkKey{}, sink)
+}
+
+// secret tells the evaluation's secret sink, if any, that s is a secret.
+func (b *budget) secret(s string) {
+	if b == nil || s == "" {
+		return
+	}
+	if sink, _ := b.Value(secretSinkKey{}).(func(...string)); sink != nil {
+		sink(s)
+	}
+}
+
 // ctxName is the identifier expr.WithContext passes to the helpers that count. It is not an
 // expr identifier, so a template cannot write it, and envPatch keeps $env from reaching it.
 const ctxName = "patchbay context"

@@ -50,6 +50,7 @@ var Funcs = []Func{
 	{"unix", "seconds since 1970 of a time", unixFn, nil},
 	{"from_unix", "the time of a number of seconds since 1970", fromUnix, nil},
 	{"truncate", "the first n characters of a string: truncate(s, n)", truncateFn, nil},
+	{"optional", "its argument, unchanged; in a URL's host or path (call_api's url, path, base_url) it marks a part that may be null or empty, where any other template fails the step: /a/{{ optional(x) }}/b asks for /a/b when x is empty, and {{ optional(x) }}.example.com for example.com; see [call_api URLs](#call_api-urls)", optionalFn, nil},
 	{"default", "the first argument unless it is nil or empty, else the second: default(v, d)", defaultFn, nil},
 	{"jwt_sign", "a signed JWT: jwt_sign(alg, key, claims) or jwt_sign(alg, key, claims, header); alg is RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA with a PEM private key (PKCS#1, PKCS#8 or SEC1; line breaks may be written `\\n`, as in a JSON key file), or HS256, HS384, HS512 with a shared secret; claims exp, nbf and iat may be times; header adds fields such as kid; see [service accounts](connections.md#service-accounts-jwt-bearer)", jwtSign,
 		[]any{new(func(string, string, map[string]any, map[string]any) string), new(func(string, string, map[string]any) string)}},
@@ -272,6 +273,13 @@ func truncateFn(args ...any) (any, error) {
 		return s, nil
 	}
 	return string(r[:n]), nil
+}
+
+func optionalFn(args ...any) (any, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("optional takes one value")
+	}
+	return args[0], nil
 }
 
 func defaultFn(args ...any) (any, error) {

@@ -97,6 +97,8 @@ func TestFuncs(t *testing.T) {
 		{`default(input.empty, "d")`, "d"},
 		{`default(input.zero, "d")`, 0},
 		{`default("v", "d")`, "v"},
+		{`optional(input.none)`, nil},
+		{`optional(5)`, 5},
 		{`default(input.missing, 5)`, 5},
 	}
 	for _, tt := range tests {
@@ -130,6 +132,7 @@ func TestFuncErrors(t *testing.T) {
 		{`parse_time("soon", "unix")`, `strconv.ParseInt: parsing "soon": invalid syntax`},
 		{`format_time(input.t)`, "format_time takes a time and a layout"},
 		{`default(1)`, "default takes a value and a fallback"},
+		{`optional(1, 2)`, "optional takes one value"},
 		{`unix()`, "unix takes one time"},
 		{`from_unix()`, "from_unix takes one number"},
 		{`json_encode()`, "json_encode takes one argument"},

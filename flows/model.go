@@ -58,7 +58,7 @@ const (
 )
 
 // PrivateFlowNames are the flows the runtime runs for connections; they are private by default.
-var PrivateFlowNames = []string{"authorize", "exchange", "refresh", "test", "revoke", "request_token", "access_token"}
+var PrivateFlowNames = []string{"authorize", "exchange", "refresh", "test", "revoke", "request_token", "access_token", "after_connect"}
 
 // Flow is a sequence of steps with typed inputs and an output.
 type Flow struct {
@@ -188,18 +188,48 @@ type Connection struct {
 	ScopeSeparator string
 	// PKCE sends an S256 code challenge (default true for authorization_code).
 	PKCE *bool
-	// ClientAuth is how the client authenticates at the token endpoint: basic (default) or post.
+	// ClientAuth is how the client authenticates at the token endpoint: basic (default; id and secret form-encoded, as RFC 6749 says), post (in the form), basic_raw (basic, not encoded) or none (a public client: client_id alone).
 	ClientAuth string
 	// TokenMethod is the token endpoint's HTTP method: POST (default) or GET.
 	TokenMethod string
 	// AuthorizeParams are extra query parameters of the authorize URL (access_type: offline).
 	AuthorizeParams map[string]*Value
+	// TokenParams are extra parameters of the code exchange and of the client credentials token request (audience: https://api.example); templates.
+	TokenParams map[string]*Value
+	// RefreshParams are extra parameters of the refresh request; templates.
+	RefreshParams map[string]*Value
+	// TokenBody is how token requests send their parameters: form (default) or json (one JSON object).
+	TokenBody string
+	// TokenHeaders are headers of every token request (Accept: application/json makes some providers answer JSON); templates.
+	TokenHeaders map[string]*Value
+	// RefreshURL is where refreshes go when not to token_url.
+	RefreshURL *Value
+	// RefreshMethod is the refresh request's HTTP method: POST or GET (default token_method).
+	RefreshMethod string
+	// TokenIn is the dot path of the token answer's object that holds the token when it is not at the top level (authed_user).
+	TokenIn string
+	// TokenKeep names the token answer's fields kept as connection.extra, each with its dot path (team_id: team.id); without it every top-level field is kept.
+	TokenKeep map[string]string
+	// TokenErrorIn is the dot path where a token answer holds a provider's error that is not RFC 6749's (error, error.message); present and not empty, it fails the request with the provider's words.
+	TokenErrorIn string
+	// ClientIDParam is the authorize URL's name for the client id (default client_id).
+	ClientIDParam string
+	// CodeParam is the callback's query parameter that holds the code (default code).
+	CodeParam string
+	// ScopeIn is where oauth1 sends the scopes as a scope parameter: authorize_url (default) or
+	// request_token_url (signed with the request-token call).
+	ScopeIn string
 	// Client names the auth client (client id and secret, kept in the vault) the app uses.
 	Client string
 	// Params are integration parameters the user fills in (a subdomain, a server).
 	Params []*Param
 	// Fields are the credentials the user enters (fields, basic, api_key, token).
 	Fields []*Param
+	// Username is the user name basic auth sends: a template over the user's fields, e.g.
+	// "{{ connection.fields.api_key }}" (default: the field username).
+	Username *Value
+	// Password is the password basic auth sends: a template, e.g. "X" (default: the field password).
+	Password *Value
 	// Inject says how the credential goes on every request.
 	Inject *Inject
 	// Request holds headers and query parameters sent with every request of the connection.
@@ -247,6 +277,8 @@ type RequestDefaults struct {
 	Headers map[string]*Value
 	// Query parameters are added unless the step sets the same parameter.
 	Query map[string]*Value
+	// TokenRequests puts the headers on the requests that get tokens too (exchange, refresh, revoke, the oauth2 token requests), which carry no credential: an API key header some providers want on every request, login included.
+	TokenRequests bool
 }
 
 // Refresh tunes the token lifecycle.

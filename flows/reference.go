@@ -225,7 +225,7 @@ steps and variables once it has returned, no longer do, so a loop that keeps one
 counts that list, not every copy it made (but twice: as the variable and in the ` + "`set`" + ` step's
 output). A trace (` + "`patchbay run --trace`" + `) shows each step's input and output cut at 16 KiB.
 
-### retry
+` + callAPIReference + paginateReference + `### retry
 
 `)
 	table(&b, def("retry"), retryFields)

@@ -235,9 +235,10 @@ func Schema(blocks []BlockDoc) map[string]any {
 		{"name", "Inject.Name", str},
 		{"value", "Inject.Value", str},
 	})
-	defs["request"] = object(typeDoc("RequestDefaults", "`request` defaults"), []string{"headers", "query"}, []prop{
+	defs["request"] = object(typeDoc("RequestDefaults", "`request` defaults"), requestFields, []prop{
 		{"headers", "RequestDefaults.Headers", map[string]any{"type": "object"}},
 		{"query", "RequestDefaults.Query", map[string]any{"type": "object"}},
+		{"token_requests", "RequestDefaults.TokenRequests", boolean},
 	})
 	defs["refresh"] = object(typeDoc("Refresh", "`refresh`"), []string{"before_expiry", "min_interval", "on_status", "assume_lifetime"}, []prop{
 		{"before_expiry", "Refresh.BeforeExpiry", ref("duration")},
@@ -257,9 +258,20 @@ func Schema(blocks []BlockDoc) map[string]any {
 		{"scopes", "Connection.Scopes", ref("strings")},
 		{"scope_separator", "Connection.ScopeSeparator", str},
 		{"pkce", "Connection.PKCE", boolean},
-		{"client_auth", "Connection.ClientAuth", enum("basic", "post")},
+		{"client_auth", "Connection.ClientAuth", enum(ClientAuths...)},
 		{"token_method", "Connection.TokenMethod", enum("POST", "GET", "post", "get")},
 		{"authorize_params", "Connection.AuthorizeParams", map[string]any{"type": "object"}},
+		{"token_params", "Connection.TokenParams", map[string]any{"type": "object"}},
+		{"refresh_params", "Connection.RefreshParams", map[string]any{"type": "object"}},
+		{"token_body", "Connection.TokenBody", enum(TokenBodies...)},
+		{"token_headers", "Connection.TokenHeaders", map[string]any{"type": "object"}},
+		{"refresh_url", "Connection.RefreshURL", str},
+		{"refresh_method", "Connection.RefreshMethod", enum("POST", "GET", "post", "get")},
+		{"token_in", "Connection.TokenIn", str},
+		{"token_keep", "Connection.TokenKeep", map[string]any{"type": "object", "additionalProperties": str}},
+		{"token_error_in", "Connection.TokenErrorIn", str},
+		{"client_id_param", "Connection.ClientIDParam", str},
+		{"code_param", "Connection.CodeParam", str},
 		{"client", "Connection.Client", str},
 		{"params", "Connection.Params", map[string]any{"type": "array", "items": ref("param")}},
 		{"fields", "Connection.Fields", map[string]any{"type": "array", "items": ref("field")}},
@@ -267,6 +279,9 @@ func Schema(blocks []BlockDoc) map[string]any {
 		{"request", "Connection.Request", ref("request")},
 		{"refresh", "Connection.Refresh", ref("refresh")},
 		{"label", "Connection.Label", str},
+		{"username", "Connection.Username", str},
+		{"password", "Connection.Password", str},
+		{"scope_in", "Connection.ScopeIn", enum(ScopeInAuthorizeURL, ScopeInRequestTokenURL)},
 	}, "type")
 	// What each type needs and which keys it cannot use: the parser's own tables.
 	var rules []any
@@ -290,6 +305,27 @@ func Schema(blocks []BlockDoc) map[string]any {
 			"then": map[string]any{"properties": map[string]any{"type": enum(k.Types...)}},
 		})
 	}
+	for _, key := range basicDefaults { // parseBasic: a basic credential's source
+		rules = append(rules, map[string]any{
+			"if": map[string]any{
+				"properties": map[string]any{"type": map[string]any{"const": ConnBasic}},
+				"required":   []any{"type", "fields"},
+				"not":        map[string]any{"required": []any{key}},
+			},
+			"then": map[string]any{"properties": map[string]any{"fields": map[string]any{
+				"contains": map[string]any{"properties": map[string]any{"key": map[string]any{"const": key}}, "required": []any{"key"}},
+			}}},
+		})
+	}
+	rules = append(rules, map[string]any{ // parseBasic: inject replaces basic auth
+		"if": map[string]any{
+			"properties": map[string]any{"type": map[string]any{"const": ConnBasic}},
+			"required":   []any{"type", "inject"},
+		},
+		"then": map[string]any{"not": map[string]any{"anyOf": []any{
+			map[string]any{"required": []any{"username"}}, map[string]any{"required": []any{"password"}},
+		}}},
+	})
 	conn["allOf"] = rules
 	defs["connection"] = conn
 

@@ -38,6 +38,10 @@ func TestSchemaConnectionRules(t *testing.T) {
 		"pkce": "true", "client_auth": "post", "token_method": "GET", "authorize_params": "{a: b}",
 		"client": "c", "params": "[{key: a}]", "fields": "[{key: b, sensitive: true}]",
 		"inject": "{name: X}", "request": "{headers: {A: b}}", "refresh": "{min_interval: 1m}", "label": "l",
+		"token_params": "{audience: a}", "refresh_params": "{audience: a}", "token_body": "json", "token_headers": "{Accept: a}",
+		"refresh_url": "u", "refresh_method": "GET", "token_in": "authed_user", "token_keep": "{team: team.id}",
+		"token_error_in": "error", "client_id_param": "app_id", "code_param": "auth_code",
+		"username": "u", "password": "p", "scope_in": "request_token_url",
 	}
 	for _, typ := range ConnectionTypes {
 		for _, key := range connFields {

@@ -41,6 +41,11 @@ redirect. Add the auth client first: patchbay clients add NAME --app APP --clien
 --listen 127.0.0.1:0 picks a free port (a provider that accepts any loopback port, as RFC 8252
 asks, allows this).
 
+--map-origin FROM=TO connects against a test server at TO standing in for the provider at FROM:
+the address to approve access at and the connection's requests go there; the connection is
+bound to FROM, so runs with the same --map-origin use it (docs/cli.md: Testing against a
+stand-in).
+
 Exit status: 0 when the connection was stored, 1 when it was not.`,
 	Setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) int {
 		o := &connectOptions{params: map[string]string{}, fields: map[string]string{}}
@@ -127,7 +132,19 @@ func (e *env) connectApp(ctx context.Context, st *sqlite.Store, prog *engine.Pro
 		e.printConnectError(err)
 		return exitFailure
 	}
+	return e.connected(ctx, st, rec)
+}
+
+// connected reports the connection rec, stored just now, with the stand-ins it was made
+// through.
+func (e *env) connected(ctx context.Context, st connections.Store, rec *connections.Record) int {
+	if err := e.markStandIns(ctx, st, rec); err != nil {
+		fmt.Fprintf(e.stderr, "warning: %v\n", err)
+	}
 	fmt.Fprintf(e.stdout, "connected %s (%s)\n", rec.Name, rec.Label)
+	if len(rec.StandIns) > 0 {
+		fmt.Fprintf(e.stderr, "its credentials are the stand-in's: use it with --map-origin %s\n", strings.Join(rec.StandIns, " --map-origin "))
+	}
 	return exitOK
 }
 

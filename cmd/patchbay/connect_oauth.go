@@ -58,8 +58,11 @@ func (e *env) connectInBrowser(ctx context.Context, m *connections.Manager, st c
 		srv.Shutdown(sctx)
 	}()
 
-	fmt.Fprintf(e.stdout, "Open this address in a browser to connect %s:\n\n  %s\n\n", prog.App.Key, p.AuthorizeURL)
-	if !o.noBrowser && openBrowser(p.AuthorizeURL) {
+	// The browser, not patchbay, sends the authorization request: --map-origin rewrites the
+	// address it is given. redirect_uri in it stays the listener's.
+	authorize, _ := e.net.origins.mapURL(p.AuthorizeURL)
+	fmt.Fprintf(e.stdout, "Open this address in a browser to connect %s:\n\n  %s\n\n", prog.App.Key, authorize)
+	if !o.noBrowser && openBrowser(authorize) {
 		fmt.Fprintln(e.stderr, "(opened in your browser)")
 	}
 	fmt.Fprintf(e.stderr, "waiting for the provider to redirect to %s (Ctrl-C to stop) ...\n", redirect)
@@ -82,8 +85,7 @@ func (e *env) connectInBrowser(ctx context.Context, m *connections.Manager, st c
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(e.stdout, "connected %s (%s)\n", rec.Name, rec.Label)
-	return exitOK
+	return e.connected(ctx, st, rec)
 }
 
 // loopback refuses an address to listen on that is not a loopback address (127.0.0.1, [::1],

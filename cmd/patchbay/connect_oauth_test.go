@@ -23,13 +23,20 @@ const clientSecret = "cs-4d1b8e0f6a2c9e7b"
 // flows, and its flow me calls srv's protected API.
 func oauthApp(t *testing.T, srv *oauthtest.Server) string {
 	t.Helper()
+	return oauthAppAt(t, srv.URL)
+}
+
+// oauthAppAt writes the app of oauthApp with its base_url and endpoints at base, where an
+// oauthtest.Server (or a stand-in for one) answers.
+func oauthAppAt(t *testing.T, base string) string {
+	t.Helper()
 	return writeApp(t, "", map[string]string{"app.yaml": `app: fosite
-base_url: ` + srv.URL + `
+base_url: ` + base + `
 connection:
   type: oauth2
-  authorize_url: ` + srv.AuthorizeURL() + `
-  token_url: ` + srv.TokenURL() + `
-  revoke_url: ` + srv.RevokeURL() + `
+  authorize_url: ` + base + oauthtest.AuthorizePath + `
+  token_url: ` + base + oauthtest.TokenPath + `
+  revoke_url: ` + base + oauthtest.RevokePath + `
   scopes: [read]
   label: "{{ test.output.email }}"
 flows:

@@ -41,6 +41,9 @@ func (e *env) useConnection(ctx context.Context, prog *engine.Program, dir, name
 		st.Close()
 		return nil, err
 	}
+	if _, replayed := client.Transport.(*replay.Player); !replayed {
+		e.warnStandIns(rec)
+	}
 	m := e.newManager(st, client, allow...)
 	switch t := client.Transport.(type) {
 	case *replay.Recorder:

@@ -33,7 +33,8 @@ connections test NAME --app APP runs the app's test flow with the connection (AP
 folder) and prints ok or why it failed; the result is recorded.
 
 connections delete NAME deletes a connection. With --app APP the app's revoke flow runs first,
-so the provider forgets the token; without it the token is deleted here only.
+so the provider forgets the token; without it the token is deleted here only. test and
+delete take --map-origin FROM=TO as run does, for a connection made against a test server.
 
 A connection's name is unique in its workspace, whatever its app; should two apps have one of
 the same name (a database from a patchbay that allowed it), --app says which is meant.`,
@@ -46,8 +47,8 @@ the same name (a database from a patchbay that allowed it), --app says which is 
 			return e.dispatch(ctx, fs, args, []subcommand{
 				{"list", "", []string{"json"}, func(ctx context.Context, _ []string) int { return e.connectionsList(ctx, o) }},
 				{"show", "NAME", []string{"json", "app"}, func(ctx context.Context, a []string) int { return e.connectionsShow(ctx, o, a[0]) }},
-				{"test", "NAME", []string{"app", "deny-private-networks", "allow-network"}, func(ctx context.Context, a []string) int { return e.connectionsTest(ctx, o, a[0]) }},
-				{"delete", "NAME", []string{"app", "deny-private-networks", "allow-network"}, func(ctx context.Context, a []string) int { return e.connectionsDelete(ctx, o, a[0]) }},
+				{"test", "NAME", []string{"app", "deny-private-networks", "allow-network", "map-origin"}, func(ctx context.Context, a []string) int { return e.connectionsTest(ctx, o, a[0]) }},
+				{"delete", "NAME", []string{"app", "deny-private-networks", "allow-network", "map-origin"}, func(ctx context.Context, a []string) int { return e.connectionsDelete(ctx, o, a[0]) }},
 			})
 		}
 	},
@@ -115,8 +116,9 @@ type connView struct {
 	Label        string                  `json:"label"`
 	Params       map[string]string       `json:"params"`
 	Client       string                  `json:"client,omitempty"`
-	Credentials  []string                `json:"credentials"` // names of what is set
-	Origins      []string                `json:"origins"`     // where the credentials may go; none: bound at its first use
+	Credentials  []string                `json:"credentials"`         // names of what is set
+	Origins      []string                `json:"origins"`             // where the credentials may go; none: bound at its first use
+	StandIns     []string                `json:"stand_ins,omitempty"` // FROM=TO: made through patchbay connect --map-origin
 	Token        *connections.Token      `json:"token,omitempty"`
 	RefreshCount int                     `json:"refresh_count"`
 	LastRefresh  *time.Time              `json:"last_refresh,omitempty"`
@@ -130,7 +132,7 @@ type connView struct {
 func view(rec *connections.Record) connView {
 	v := connView{
 		ID: rec.ID, Workspace: rec.Workspace, App: rec.App, Name: rec.Name, Type: rec.Type, Status: rec.Status,
-		Reason: rec.Reason, Label: rec.Label, Params: rec.Params, Client: rec.Client, Credentials: []string{}, Origins: rec.Origins,
+		Reason: rec.Reason, Label: rec.Label, Params: rec.Params, Client: rec.Client, Credentials: []string{}, Origins: rec.Origins, StandIns: rec.StandIns,
 		Token: rec.Creds.Token, RefreshCount: rec.RefreshCount, LastError: rec.LastError, LastTest: rec.LastTest,
 		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt,
 	}
@@ -245,6 +247,9 @@ func writeView(w io.Writer, v connView) {
 		origins = "not bound yet (bound to its app's origins at its first use)"
 	}
 	line("sent only to", origins)
+	if len(v.StandIns) > 0 {
+		line("made through", "--map-origin "+strings.Join(v.StandIns, " --map-origin ")+" (its credentials are a stand-in's)")
+	}
 	if t := v.Token; t != nil {
 		line("token type", orDash(t.TokenType))
 		line("token scope", orDash(t.Scope))
@@ -286,6 +291,7 @@ func (e *env) connectionsTest(ctx context.Context, o connectionsOptions, name st
 		if err != nil {
 			return e.fail(err)
 		}
+		e.warnStandIns(rec)
 		if err := e.newManager(st, e.httpClient()).Test(ctx, prog, rec); err != nil {
 			fmt.Fprintf(e.stderr, "error: %v\n", err)
 			if errors.Is(err, connections.ErrDisconnected) {
@@ -299,6 +305,9 @@ func (e *env) connectionsTest(ctx context.Context, o connectionsOptions, name st
 }
 
 func (e *env) connectionsDelete(ctx context.Context, o connectionsOptions, name string) int {
+	if o.app == "" && len(e.net.origins.from) > 0 {
+		return e.usageError("--map-origin needs --app: delete sends a request (the revoke) only with --app")
+	}
 	prog, appKey, ok := e.optionalApp(o.app)
 	if !ok {
 		return exitFailure
@@ -312,6 +321,9 @@ func (e *env) deleteConnection(ctx context.Context, st *sqlite.Store, prog *engi
 	rec, err := findConnection(ctx, st, name, appKey)
 	if err != nil {
 		return e.fail(err)
+	}
+	if prog != nil { // the revoke is sent
+		e.warnStandIns(rec)
 	}
 	err = e.newManager(st, e.httpClient()).Delete(ctx, prog, rec)
 	var re *connections.RevokeError

@@ -23,10 +23,12 @@ type netOptions struct {
 	deny     boolFlag
 	allow    []netip.Prefix
 	allowSet bool
+	origins  originMap    // --map-origin
 	client   *http.Client // by resolve
+	told     bool         // the mapping was announced
 }
 
-// netFlags declares --deny-private-networks and --allow-network on fs.
+// netFlags declares --deny-private-networks, --allow-network and --map-origin on fs.
 func (e *env) netFlags(fs *flag.FlagSet) {
 	e.net.declared = true
 	fs.Var(&e.net.deny, "deny-private-networks", "refuse requests to loopback, private, link-local and cloud metadata addresses (env "+envDenyPrivate+"; without it the command line reaches every address, for local development)")
@@ -38,6 +40,7 @@ func (e *env) netFlags(fs *flag.FlagSet) {
 		e.net.allow, e.net.allowSet = append(e.net.allow, n), true
 		return nil
 	})
+	fs.Func("map-origin", "send the requests to one origin to another instead, such as a test server standing in for the provider: `FROM=TO`, each scheme://host[:port]; the credentials bound to FROM go to TO (repeatable)", e.net.origins.set)
 }
 
 // resolve builds the client of the command's requests from the flags and, where a flag was not
@@ -63,15 +66,20 @@ func (o *netOptions) resolve(getenv func(string) string) error {
 			p.Allow = append(p.Allow, n)
 		}
 	}
-	o.client = p.Client()
+	o.client = &http.Client{Transport: o.origins.transport(p.Transport())}
 	return nil
 }
 
 // httpClient returns the client of the command's requests: every connection it makes, to
-// every redirect hop, is held to the network policy of its flags and the environment.
+// every redirect hop, is held to the network policy of its flags and the environment, and
+// goes where --map-origin sends it.
 func (e *env) httpClient() *http.Client {
 	if e.net.client == nil {
 		panic("patchbay " + e.cmd.Name + " sends requests but has no network flags: call netFlags in its Setup")
+	}
+	if !e.net.told {
+		e.net.origins.announce(e.stderr)
+		e.net.told = true
 	}
 	return e.net.client
 }

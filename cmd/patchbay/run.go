@@ -42,6 +42,8 @@ A run is bounded (10 MiB per response, 10000 items per loop, 10000 steps, 64 MiB
 outputs, --timeout); the --max-* flags raise a bound for a rare big job. Requests may reach every
 address unless --deny-private-networks is given: then loopback, private, link-local and cloud
 metadata addresses are refused, except the networks of --allow-network (docs/security.md).
+--map-origin FROM=TO sends the requests to the origin FROM to a test server at TO instead
+(docs/cli.md: Testing against a stand-in).
 
 --record DIR writes every HTTP response of the run to DIR, redacted as the trace is (a secret
 the run knows, tokens it obtained included, is [redacted] in bodies, headers and URLs);
@@ -113,6 +115,9 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 	if o.replay != "" && o.record != "" {
 		return e.usageError("--replay and --record exclude each other")
 	}
+	if o.replay != "" && len(e.net.origins.from) > 0 {
+		return e.usageError("--replay and --map-origin exclude each other: a replayed run sends no request")
+	}
 	if o.timeout <= 0 {
 		return e.usageError("--timeout must be positive")
 	}
@@ -176,7 +181,7 @@ func (e *env) runFlow(ctx context.Context, o *runOptions, args []string) int {
 		return exitFailure
 	}
 	defer closeStore()
-	p := &stepPrinter{w: e.stderr, trace: o.trace, json: o.jsonTrace, ascii: e.getenv("TERM") == "dumb"}
+	p := &stepPrinter{w: e.stderr, trace: o.trace, json: o.jsonTrace, ascii: e.getenv("TERM") == "dumb", origins: &e.net.origins}
 	opts.OnStep = p.step
 	opts.Trace = o.trace || o.jsonTrace // values only when they are printed
 	res, err := prog.Run(ctx, name, opts)

@@ -23,6 +23,8 @@ type stepPrinter struct {
 	trace bool // values under each line
 	json  bool // one JSON object per step instead
 	ascii bool // no ✓ and ✗
+	// origins is --map-origin: a step's requests to a mapped origin say where they were sent.
+	origins *originMap
 
 	mu sync.Mutex
 }
@@ -30,13 +32,14 @@ type stepPrinter struct {
 // jsonStep is a step as --json-trace prints it: the engine's trace plus the step's position.
 type jsonStep struct {
 	*engine.StepTrace
-	Pos string `json:"pos"`
+	Pos    string   `json:"pos"`
+	SentTo []string `json:"sent_to,omitempty"`
 }
 
 func (p *stepPrinter) step(tr *engine.StepTrace) {
 	var b bytes.Buffer
 	if p.json {
-		data, err := json.Marshal(jsonStep{tr, tr.Pos.String()})
+		data, err := json.Marshal(jsonStep{tr, tr.Pos.String(), p.sentTo(tr)})
 		if err != nil {
 			data, _ = json.Marshal(map[string]string{"path": tr.Path, "error": "trace not printable: " + err.Error()})
 		}
@@ -79,6 +82,37 @@ func (p *stepPrinter) line(b *bytes.Buffer, tr *engine.StepTrace) {
 		}
 		fmt.Fprintf(b, "%s    %s: %s\n", indent, kv.name, traceValue(kv.v, indent+"    "))
 	}
+	for _, u := range p.sentTo(tr) {
+		fmt.Fprintf(b, "%s    sent to: %s (--map-origin)\n", indent, u)
+	}
+}
+
+// sentTo returns where --map-origin sent the step's requests: the URL of its trace input and
+// of each redirect it followed (call_api's trace lists them), with the origin it was mapped to;
+// nil when none was mapped.
+func (p *stepPrinter) sentTo(tr *engine.StepTrace) []string {
+	if p.origins == nil || len(p.origins.from) == 0 {
+		return nil
+	}
+	var urls []string
+	add := func(v any) {
+		if m, ok := v.(map[string]any); ok {
+			if s, ok := m["url"].(string); ok {
+				if u, mapped := p.origins.mapURL(s); mapped {
+					urls = append(urls, u)
+				}
+			}
+		}
+	}
+	add(tr.Input)
+	if in, ok := tr.Input.(map[string]any); ok {
+		if hops, ok := in["redirects"].([]any); ok {
+			for _, h := range hops {
+				add(h)
+			}
+		}
+	}
+	return urls
 }
 
 func (p *stepPrinter) mark(status string) string {

@@ -193,6 +193,12 @@ func removeUnlocked(path string) error {
 	return nil
 }
 
+// sameFile reports whether fi is the file f is open on.
+func sameFile(f *os.File, fi fs.FileInfo) bool {
+	cur, err := f.Stat()
+	return err == nil && os.SameFile(cur, fi)
+}
+
 // errTmpGone is a temporary key file that another process's removeLeftovers removed before its
 // writer locked it.
 var errTmpGone = errors.New("temporary key file removed before it was linked")
@@ -200,7 +206,7 @@ var errTmpGone = errors.New("temporary key file removed before it was linked")
 // writeNew writes k to path with mode 0600, failing with fs.ErrExist when path exists. The
 // file is complete and synced before it appears under its name.
 func writeNew(path string, k Key) error {
-	for range 3 {
+	for range 20 {
 		if err := writeTmp(path, k); !errors.Is(err, errTmpGone) {
 			return err
 		}
@@ -222,8 +228,13 @@ func writeTmp(path string, k Key) (err error) {
 			err = cerr
 		}
 	}()
-	if !tryLock(tmp) {
-		return errTmpGone // another start locked it to remove it, in the moment before this lock
+	// A start removing leftovers may have locked the file in the instant between the create and
+	// this lock: wait for it, then make sure the file was not removed meanwhile.
+	if err := lock(tmp); err != nil {
+		return err
+	}
+	if cur, err := os.Lstat(tmp.Name()); err != nil || !sameFile(tmp, cur) {
+		return errTmpGone
 	}
 	if err := tmp.Chmod(0o600); err != nil {
 		return err

@@ -17,11 +17,13 @@ import (
 // "[redacted]", so the values are copied out as plain strings here, never elsewhere. The
 // record's origins are sealed with the credentials: not secret, but where the credentials may
 // go, which one who can write the file but lacks the key must not be able to change. A row
-// sealed before origins were recorded has none.
+// sealed before origins were recorded has none. The stand-ins the connection was made through
+// go with them.
 type sealedCreds struct {
-	Fields  map[string]string `json:"fields,omitempty"`
-	Token   *sealedToken      `json:"token,omitempty"`
-	Origins []string          `json:"origins,omitempty"`
+	Fields   map[string]string `json:"fields,omitempty"`
+	Token    *sealedToken      `json:"token,omitempty"`
+	Origins  []string          `json:"origins,omitempty"`
+	StandIns []string          `json:"stand_ins,omitempty"`
 }
 
 type sealedToken struct {
@@ -35,10 +37,11 @@ type sealedToken struct {
 	Extra        map[string]any `json:"extra,omitempty"`
 }
 
-// sealCreds seals a connection's credentials and origins for the row id. Token.Extra goes
+// sealCreds seals rec's credentials, origins and stand-ins for the row id. Token.Extra goes
 // through JSON: numbers come back as float64 and Secrets as plain strings.
-func sealCreds(key keys.Key, id string, c connections.Credentials, origins []string) ([]byte, error) {
-	sc := sealedCreds{Origins: origins}
+func sealCreds(key keys.Key, id string, rec *connections.Record) ([]byte, error) {
+	c := rec.Creds
+	sc := sealedCreds{Origins: rec.Origins, StandIns: rec.StandIns}
 	if len(c.Fields) > 0 {
 		sc.Fields = make(map[string]string, len(c.Fields))
 		for k, v := range c.Fields {
@@ -83,14 +86,15 @@ func reveal(v any) any {
 	return v
 }
 
-func openCreds(key keys.Key, id string, sealed []byte) (connections.Credentials, []string, error) {
+// openCreds opens what sealCreds sealed into rec: its credentials, origins and stand-ins.
+func openCreds(key keys.Key, id string, sealed []byte, rec *connections.Record) error {
 	b, err := connsSealed.open(key, &sealedRow{id: id, sealed: sealed})
 	if err != nil {
-		return connections.Credentials{}, nil, err
+		return err
 	}
 	var sc sealedCreds
 	if err := json.Unmarshal(b, &sc); err != nil {
-		return connections.Credentials{}, nil, errors.New("cannot decode credentials: invalid JSON")
+		return errors.New("cannot decode credentials: invalid JSON")
 	}
 	var c connections.Credentials
 	if len(sc.Fields) > 0 {
@@ -106,7 +110,8 @@ func openCreds(key keys.Key, id string, sealed []byte) (connections.Credentials,
 			Expiry: t.Expiry, ObtainedAt: t.ObtainedAt, Extra: t.Extra,
 		}
 	}
-	return c, sc.Origins, nil
+	rec.Creds, rec.Origins, rec.StandIns = c, sc.Origins, sc.StandIns
+	return nil
 }
 
 // connCols are the columns scanRecord reads, in order.
@@ -170,7 +175,7 @@ func connValues(key keys.Key, id string, rec *connections.Record) ([]any, error)
 		}
 		lastTest = sql.NullString{String: string(b), Valid: true}
 	}
-	sealed, err := sealCreds(key, id, rec.Creds, rec.Origins)
+	sealed, err := sealCreds(key, id, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -253,12 +258,7 @@ func (s *Store) Connection(ctx context.Context, workspace, name string) (*connec
 }
 
 func (s *Store) openRecord(rec *connections.Record, sealed []byte) error {
-	c, origins, err := openCreds(s.sealKey(), rec.ID, sealed)
-	if err != nil {
-		return err
-	}
-	rec.Creds, rec.Origins = c, origins
-	return nil
+	return openCreds(s.sealKey(), rec.ID, sealed, rec)
 }
 
 // ConnectionByID returns the connection with id, or ErrNotFound.

@@ -79,8 +79,9 @@ func record(app, name string) *connections.Record {
 				Extra:        map[string]any{"instance_url": "https://eu.example.com", "n": 3.0},
 			},
 		},
-		Client:  "main",
-		Origins: []string{"https://eu.example.com:443"},
+		Client:   "main",
+		Origins:  []string{"https://eu.example.com:443"},
+		StandIns: []string{"https://eu.example.com:443=http://127.0.0.1:8080"},
 	}
 }
 
