@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/patchbay/patchbay/blocks"
+	"github.com/patchbay/patchbay/internal/netpolicy"
 )
 
 // The outbound network policy of run: the command line reaches every address unless told to
@@ -100,5 +103,13 @@ func TestConnectNetworkPolicy(t *testing.T) {
 	r = cli(t, map[string]string{envDenyPrivate: "true", envAllow: "127.0.0.1"}, "", "--data", data, "connections", "test", "keyed", "--app", dir)
 	if r.code != 0 {
 		t.Errorf("connections test with 127.0.0.1 allowed = %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestTransportPoolFitsLoops: the transport keeps as many idle connections per host as a
+// foreach may run iterations at once, so a loop at full concurrency reuses its connections.
+func TestTransportPoolFitsLoops(t *testing.T) {
+	if netpolicy.MaxIdleConnsPerHost < blocks.MaxConcurrency {
+		t.Errorf("netpolicy.MaxIdleConnsPerHost = %d, want at least blocks.MaxConcurrency = %d", netpolicy.MaxIdleConnsPerHost, blocks.MaxConcurrency)
 	}
 }

@@ -150,12 +150,19 @@ func (p Policy) Dialer() *net.Dialer {
 	return d
 }
 
+// MaxIdleConnsPerHost is how many idle connections to one host a Transport keeps: as many as
+// a foreach runs iterations at once (blocks.MaxConcurrency).
+const MaxIdleConnsPerHost = 32
+
 // Transport returns an HTTP transport like http.DefaultTransport that connects only to the
 // addresses p allows. While p refuses any address it uses no proxy: HTTP_PROXY and HTTPS_PROXY
 // are ignored, since a proxy would connect to a refused address for the request.
 func (p Policy) Transport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = p.Dialer().DialContext
+	// A loop calls one host up to 32 at once (a foreach's concurrency): keep that many idle
+	// connections to it, not http.DefaultTransport's 2, or most of its calls open a new one.
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
 	if !p.AllowPrivate {
 		t.Proxy = nil
 	}
