@@ -26,8 +26,6 @@ const UserAgent = "patchbay/0.1.0"
 // Methods are the HTTP methods call_api sends.
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-var callAPIFields = []string{"method", "path", "url", "query", "headers", "json", "form", "body", "content_type", "timeout", "accept", "parse", "follow_redirects", "paginate"}
-
 // CallAPI sends one HTTP request with the run's connection and outputs the response:
 //
 //	steps.<id>.status   the status code (an int)
@@ -82,6 +80,7 @@ var _ engine.Block = (*CallAPI)(nil)
 var CallAPIType = engine.BlockType{
 	Kind:    "call_api",
 	Summary: "sends an HTTP request with the connection's credentials and outputs the response (status, headers, body, url); with paginate, the items of all its pages",
+	Spec:    callAPISpec,
 	Compile: compileCallAPI,
 }
 
@@ -101,30 +100,23 @@ type statusRange struct{ lo, hi int }
 
 var accept2xx = []statusRange{{200, 299}}
 
-func compileCallAPI(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+func compileCallAPI(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	b := &CallAPI{method: http.MethodGet, parse: parseAuto}
-	f := c.Fields(body, "call_api", callAPIFields...)
 	file, errs := c.File(), c.Errs()
-	if fl, ok := f["method"]; ok {
-		m := flows.String(file, fl.Value, errs, "method")
+	if fl, ok := in.Field("method"); ok {
 		if hasTemplate(fl.Value) {
 			b.method, b.methodV = "", c.Template(fl.Value)
-		} else if m != "" {
-			if b.method = strings.ToUpper(m); !slices.Contains(Methods, b.method) {
-				c.Errorf(fl.Value, "method %q is not one of %s", m, strings.Join(Methods, ", "))
-			}
+		} else {
+			b.method = strings.ToUpper(fl.Value.Value)
 		}
 	}
 
-	path, hasPath := f["path"]
-	u, hasURL := f["url"]
+	path, hasPath := in.Field("path")
+	u, hasURL := in.Field("url")
 	switch {
-	case hasPath && hasURL:
-		c.Errorf(later(path.Key, u.Key), "call_api: path and url are both set: path is joined to the app's base_url, url is used as it is")
-	case !hasPath && !hasURL && body != nil && body.Kind == yaml.MappingNode:
-		c.Errorf(body, "call_api: path or url is required")
+	case in.Has("path") && in.Has("url"): // reported by the compiler (the spec's groups)
 	case hasPath:
-		s := flows.String(file, path.Value, errs, "path")
+		s := path.Value.Value
 		if !hasTemplate(path.Value) && isAbsURL(s) {
 			c.Errorf(path.Value, "path %q is an absolute URL: use url: instead", s)
 		} else if c.App().BaseURL == nil {
@@ -135,49 +127,45 @@ func compileCallAPI(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 			b.base = newURLTemplate("base_url", c.App().BaseURL)
 		}
 	case hasURL:
-		s := flows.String(file, u.Value, errs, "url")
+		s := u.Value.Value
 		if !hasTemplate(u.Value) && s != "" && !isAbsURL(s) {
 			c.Errorf(u.Value, "url %q is not an absolute http or https URL (for a path under the app's base_url use path:)", s)
 		}
 		b.url = newURLTemplate("url", c.Template(u.Value))
 	}
 
-	if fl, ok := f["query"]; ok {
+	if fl, ok := in.Field("query"); ok {
 		b.query = compileMapping(c, fl.Value, "query", false)
 	}
-	if fl, ok := f["headers"]; ok {
+	if fl, ok := in.Field("headers"); ok {
 		b.headers = compileMapping(c, fl.Value, "headers", true)
 	}
 
 	var bodyFields []flows.Field
 	for _, k := range []string{"json", "form", "body"} {
-		if fl, ok := f[k]; ok {
-			bodyFields = append(bodyFields, fl)
+		if in.Has(k) {
+			bodyFields = append(bodyFields, flows.Field{Key: in.Key(k), Value: in.Value(k)})
 		}
 	}
 	slices.SortFunc(bodyFields, func(a, b flows.Field) int { return a.Key.Line*1e4 + a.Key.Column - b.Key.Line*1e4 - b.Key.Column })
-	if len(bodyFields) > 1 {
-		c.Errorf(bodyFields[1].Key, "call_api: %s and %s are both set: a request has one body (json, form or body)", bodyFields[0].Key.Value, bodyFields[1].Key.Value)
-	}
-	if len(bodyFields) > 0 {
+	if len(bodyFields) > 0 && bodyFields[0].Value != nil { // a second one is reported by the compiler
 		b.compileBody(c, bodyFields[0])
 	}
-	if fl, ok := f["content_type"]; ok {
-		flows.String(file, fl.Value, errs, "content_type")
-		if b.kind == noBody {
+	if fl, ok := in.Field("content_type"); ok {
+		if len(bodyFields) == 0 {
 			c.Errorf(fl.Key, "call_api: content_type needs a body (json, form or body)")
 		}
 		b.contentType = c.Template(fl.Value)
 	}
 
-	if fl, ok := f["timeout"]; ok {
+	if fl, ok := in.Field("timeout"); ok {
 		if hasTemplate(fl.Value) {
 			b.timeoutV = c.Template(fl.Value)
 		} else {
 			b.timeout = flows.Duration(file, fl.Value, errs, "timeout")
 		}
 	}
-	if fl, ok := f["accept"]; ok {
+	if fl, ok := in.Field("accept"); ok {
 		if v := c.Template(fl.Value); !v.IsConst() {
 			b.acceptV = v
 		} else {
@@ -189,23 +177,20 @@ func compileCallAPI(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 			b.header, b.headerTrace = h, valuesMap(h)
 		}
 	}
-	if fl, ok := f["follow_redirects"]; ok {
-		b.follow = compileFollow(c, fl.Value)
+	if fl, ok := in.Field("follow_redirects"); ok {
+		b.follow = fl.Value.Value
 	}
-	if fl, ok := f["parse"]; ok {
-		p := flows.String(file, fl.Value, errs, "parse")
+	if fl, ok := in.Field("parse"); ok {
 		if hasTemplate(fl.Value) {
 			b.parse, b.parseV = "", c.Template(fl.Value)
-		} else if p != "" && !slices.Contains(parseModes, p) {
-			c.Errorf(fl.Value, "parse %q is not one of %s%s", p, strings.Join(parseModes, ", "), flows.Suggest(p, parseModes))
-		} else if p != "" {
-			b.parse = p
+		} else {
+			b.parse = fl.Value.Value
 		}
 	}
-	if fl, ok := f["paginate"]; ok {
-		b.paginate = compilePaginate(c, fl, b.kind)
+	if pg := in.Object("paginate"); pg != nil {
+		b.paginate = compilePaginate(c, pg, b.kind)
 		if b.parse == parseNone {
-			c.Errorf(fl.Key, "call_api: paginate reads the items of each page from its body, which parse: none leaves unread")
+			c.Errorf(in.Key("paginate"), "call_api: paginate reads the items of each page from its body, which parse: none leaves unread")
 		}
 	}
 	return b, nil
@@ -233,9 +218,6 @@ func (b *CallAPI) compileBody(c *engine.Compiler, fl flows.Field) {
 			b.bodyConst = []byte(q.Encode())
 		}
 	case rawBody:
-		if fl.Value.Kind != yaml.ScalarNode {
-			c.Errorf(fl.Value, "body must be text, found %s (for a JSON body use json:)", flows.Describe(fl.Value))
-		}
 		b.body = c.Template(fl.Value)
 		if b.body.IsConst() {
 			b.bodyConst = []byte(flows.Stringify(b.body.ConstValue()))
@@ -263,9 +245,6 @@ func compileMapping(c *engine.Compiler, n *yaml.Node, what string, header bool) 
 				c.Errorf(v, "%s %s: want a string, a number or a list, found %s", what, p.Key.Value, flows.Describe(v))
 			}
 		}
-	case !hasTemplate(n):
-		c.Errorf(n, "%s must be a mapping, found %s", what, flows.Describe(n))
-		return nil
 	}
 	return c.Template(n)
 }
@@ -281,8 +260,7 @@ func compileAccept(c *engine.Compiler, n *yaml.Node) []statusRange {
 	}
 	out := make([]statusRange, 0, len(items))
 	for _, it := range items {
-		if it.Kind != yaml.ScalarNode {
-			c.Errorf(it, "accept: want a status code (404) or a class (2xx), found %s", flows.Describe(it))
+		if it.Kind != yaml.ScalarNode { // reported by the compiler
 			continue
 		}
 		r, ok := parseStatus(it.Value)
@@ -313,14 +291,6 @@ func parseStatus(s string) (statusRange, bool) {
 
 func hasTemplate(n *yaml.Node) bool {
 	return n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!str" && strings.Contains(n.Value, "{{")
-}
-
-// later returns whichever node comes later in the file.
-func later(a, b *yaml.Node) *yaml.Node {
-	if a.Line > b.Line || (a.Line == b.Line && a.Column > b.Column) {
-		return a
-	}
-	return b
 }
 
 func isAbsURL(s string) bool {

@@ -3,22 +3,9 @@ package blocks
 import (
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/patchbay/patchbay/engine"
-	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 )
-
-// compileFollow reads follow_redirects: same_origin, any or none, written out (no template).
-func compileFollow(c *engine.Compiler, n *yaml.Node) string {
-	s := flows.String(c.File(), n, c.Errs(), "follow_redirects")
-	if !slices.Contains(engine.FollowPolicies, s) {
-		c.Errorf(n, "follow_redirects %q is not one of %s%s", s, strings.Join(engine.FollowPolicies, ", "), flows.Suggest(s, engine.FollowPolicies))
-	}
-	return s
-}
 
 // exchange is one request sent, with the redirects it followed, through a client of its own:
 // the run's client with a RoundTripper that puts the connection's credentials on each hop whose

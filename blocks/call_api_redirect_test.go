@@ -111,7 +111,7 @@ func TestCallAPIFollowRedirects(t *testing.T) {
 // TestCallAPIFollowRedirectsLoadError: follow_redirects is one of the three policies.
 func TestCallAPIFollowRedirectsLoadError(t *testing.T) {
 	_, errText := capiLoad(t, "http://x", capiApp(`{path: /x, follow_redirects: same-origin}`))
-	if want := `app.yaml:10:48: follow_redirects "same-origin" is not one of same_origin, any, none (did you mean "same_origin"?)`; errText != want {
+	if want := `app.yaml:10:48: call_api: follow_redirects "same-origin" is not one of same_origin, any, none (did you mean "same_origin"?)`; errText != want {
 		t.Errorf("load error = %q, want %q", errText, want)
 	}
 }

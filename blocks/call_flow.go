@@ -7,7 +7,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 )
 
 // CallFlow runs another flow of the app, one level deeper, and outputs that flow's output:
@@ -33,18 +32,27 @@ var _ engine.Block = (*CallFlow)(nil)
 var CallFlowType = engine.BlockType{
 	Kind:    "call_flow",
 	Summary: "runs another flow of the app with inputs and outputs its output",
+	Spec: engine.Spec{
+		Doc: "The called flow's steps and vars are its own; its steps count toward the run's limits, and call_flow nesting toward the depth limit. The output is the called flow's output.",
+		Fields: []engine.Field{
+			{Name: "flow", Type: engine.String, Const: true, Required: true, Missing: "flow: name", Doc: "The flow to run, a flow of this app (checked at load)."},
+			{Name: "input", Type: engine.Mapping, Const: true, Doc: "The called flow's inputs by name; values may hold templates. An unknown input and a missing required input are load errors; values are checked against the inputs' types when the step runs."},
+		},
+		Examples: []string{`- call_flow:
+    flow: get_task
+    input: {task: "{{ app.name }}"}`},
+	},
 	Compile: compileCallFlow,
 }
 
-func compileCallFlow(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+func compileCallFlow(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	b := &CallFlow{}
-	fields := c.Fields(body, "call_flow", "flow", "input")
-	f, ok := fields["flow"]
+	body := in.Node
+	f, ok := in.Field("flow")
 	if !ok {
-		missingField(c, body, "call_flow", "flow", "flow: name")
 		return b, nil
 	}
-	b.flow = flows.String(c.File(), f.Value, c.Errs(), "call_flow: flow")
+	b.flow = f.Value.Value
 	if b.flow == "" {
 		return b, nil
 	}
@@ -53,9 +61,9 @@ func compileCallFlow(c *engine.Compiler, body *yaml.Node) (engine.Block, error) 
 		c.Errorf(f.Value, "call_flow: the app has no flow %q%s", b.flow, suggestOrListNames(b.flow, c.FlowNames()))
 	}
 	given := map[string]bool{}
-	in, hasInput := fields["input"]
+	input, hasInput := in.Field("input")
 	if hasInput {
-		for _, p := range flows.Pairs(c.File(), in.Value, c.Errs(), "call_flow: input") {
+		for _, p := range flows.Pairs(c.File(), input.Value, c.Errs(), "call_flow: input") {
 			name := p.Key.Value
 			given[name] = true
 			if target != nil && target.Input(name) == nil {
@@ -79,7 +87,7 @@ func compileCallFlow(c *engine.Compiler, body *yaml.Node) (engine.Block, error) 
 	if len(missing) > 0 {
 		at := body
 		if hasInput {
-			at = in.Key
+			at = input.Key
 		}
 		c.Errorf(at, "call_flow: flow %q needs %s %s", b.flow, plural(len(missing), "input", "inputs"), quoteList(missing))
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/patchbay/patchbay/blocks"
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 )
 
 // Upper is a custom block: upper: {text: "{{ ... }}", suffix: "!"} outputs the text in capitals.
@@ -20,16 +19,19 @@ type Upper struct {
 var UpperType = engine.BlockType{
 	Kind:    "upper",
 	Summary: "outputs a text in capital letters",
-	Compile: func(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
-		// Fields reports unknown keys with a "did you mean"; Template compiles {{ templates }}
-		// once, at load, with their positions in the file.
-		fields := c.Fields(body, "upper", "text", "suffix")
-		f, ok := fields["text"]
-		if !ok {
-			c.Errorf(body, "upper: text is missing")
-			return nil, nil
-		}
-		return &Upper{text: c.Template(f.Value), suffix: c.Template(fields["suffix"].Value)}, nil
+	// The spec is data: the compiler checks bodies against it (unknown keys with a "did you
+	// mean", missing required keys, values of the wrong kind) before Compile runs, and the JSON
+	// Schema and the reference are generated from it.
+	Spec: engine.Spec{
+		Fields: []engine.Field{
+			{Name: "text", Type: engine.String, Required: true, Doc: "The text to write in capitals."},
+			{Name: "suffix", Type: engine.String, Doc: "Appended as it is."},
+		},
+		Examples: []string{`- upper: {text: "hello {{ app.name }}", suffix: "!"}`},
+	},
+	Compile: func(c *engine.Compiler, body *engine.Body) (engine.Block, error) {
+		// Template compiles {{ templates }} once, at load, with their positions in the file.
+		return &Upper{text: c.Template(body.Value("text")), suffix: c.Template(body.Value("suffix"))}, nil
 	},
 }
 

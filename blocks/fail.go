@@ -5,7 +5,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 )
 
 // Fail ends the run with an error of the author's making (an *engine.FailError):
@@ -25,25 +24,20 @@ var _ engine.Block = (*Fail)(nil)
 var FailType = engine.BlockType{
 	Kind:    "fail",
 	Summary: "fails the run with a message and an optional code",
+	Spec: engine.Spec{
+		Short: "message",
+		Doc:   "A fail is never retried.",
+		Fields: []engine.Field{
+			{Name: "message", Type: engine.String, Required: true, Missing: `message: "..."`, Doc: "The error's message; it may hold templates."},
+			{Name: "code", Type: engine.String, Doc: "A code for whoever reads the run's record: a step with on_error: continue sees it as steps.<id>.error.code."},
+		},
+		Examples: []string{`- fail: "no task named {{ app.name }}"`, `- fail: {message: "quota exceeded", code: over_quota}`},
+	},
 	Compile: compileFail,
 }
 
-func compileFail(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
-	b := &Fail{}
-	if body != nil && body.Kind == yaml.ScalarNode && body.Tag != "!!null" {
-		b.message = c.Template(body)
-		return b, nil
-	}
-	fields := c.Fields(body, "fail", "message", "code")
-	if f, ok := fields["message"]; ok {
-		b.message = c.Template(f.Value)
-	} else {
-		missingField(c, body, "fail", "message", `message: "..."`)
-	}
-	if f, ok := fields["code"]; ok {
-		b.code = c.Template(f.Value)
-	}
-	return b, nil
+func compileFail(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
+	return &Fail{message: c.Template(in.Value("message")), code: c.Template(in.Value("code"))}, nil
 }
 
 // Kind returns "fail".

@@ -7,7 +7,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -47,59 +46,67 @@ var _ engine.Block = (*Foreach)(nil)
 var ForeachType = engine.BlockType{
 	Kind:    "foreach",
 	Summary: "runs steps once per item of a list, one at a time or several at once; outputs the list of results",
+	Spec: engine.Spec{
+		Doc: "The output is the list of the iterations' outputs, in the order of the items. " +
+			"One at a time, the iterations share the flow's steps and vars, so vars accumulate and the steps that follow see the last iteration's steps. " +
+			"With concurrency above 1 each iteration works on its own copy of steps and vars, which the rest of the flow does not see; " +
+			"the first failing iteration stops the others and its error is the block's error.",
+		Groups: []engine.Group{{Keys: []string{"steps", "output"}, Need: true, Missing: "steps: [...]"}},
+		Fields: []engine.Field{
+			{Name: "items", Type: engine.Template, Required: true, Missing: `items: "{{ ... }}"`, Doc: "The list to iterate; null is an empty list, and a mapping is an error (iterate keys(m) or values(m))."},
+			{Name: "as", Type: engine.String, Const: true, Default: "item", Doc: "The item's name in the templates of steps and output: letters, digits and underscores."},
+			{Name: "index_as", Type: engine.String, Const: true, Default: "index", Doc: "The 0-based index's name."},
+			{Name: "concurrency", Type: engine.IntRange(1, MaxConcurrency), Const: true, Default: "1", Doc: "How many iterations run at once."},
+			{Name: "steps", Type: engine.Steps, Doc: "The steps run for each item."},
+			{Name: "output", Type: engine.Template, Doc: "Each iteration's output (default: its last step's output)."},
+		},
+		Examples: []string{`- foreach:
+    items: [a, b, c]
+    as: letter
+    concurrency: 2
+    steps:
+      - id: up
+        set: {up: "{{ upper(letter) }}"}
+    output: "{{ steps.up.up }}"`},
+	},
 	Compile: compileForeach,
 }
 
-func compileForeach(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
-	b := &Foreach{as: "item", indexAs: "index", concurrency: 1}
-	fields := c.Fields(body, "foreach", "items", "as", "index_as", "concurrency", "steps", "output")
-	if f, ok := fields["items"]; ok {
-		b.items = c.Template(f.Value)
-	} else {
-		missingField(c, body, "foreach", "items", `items: "{{ ... }}"`)
-	}
+func compileForeach(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
+	b := &Foreach{as: "item", indexAs: "index", concurrency: 1, items: c.Template(in.Value("items"))}
 	var names []string
-	as, asOK := foreachName(c, body, fields, "as", "item", "")
+	as, asOK := foreachName(c, in, "as", "item", "")
 	if asOK {
 		b.as = as
 		names = append(names, as)
 	}
-	if idx, ok := foreachName(c, body, fields, "index_as", "index", b.as); ok {
+	if idx, ok := foreachName(c, in, "index_as", "index", b.as); ok {
 		b.indexAs = idx
 		names = append(names, idx)
 	}
-	if f, ok := fields["concurrency"]; ok {
+	if f, ok := in.Field("concurrency"); ok {
 		b.concurrency = flows.Int(c.File(), f.Value, c.Errs(), "foreach: concurrency")
-		if b.concurrency < 1 || b.concurrency > MaxConcurrency {
-			if f.Value.Tag == "!!int" {
-				c.Errorf(f.Value, "foreach: concurrency must be between 1 and %d, found %d", MaxConcurrency, b.concurrency)
-			}
-			b.concurrency = 1
-		}
 	}
 	inner := c.With(names...)
-	f, hasSteps := fields["steps"]
-	if hasSteps {
+	if f, ok := in.Field("steps"); ok {
 		b.steps = inner.CompileSteps(f.Value)
 	}
-	if f, ok := fields["output"]; ok {
+	if f, ok := in.Field("output"); ok {
 		b.output = inner.Template(f.Value)
-	} else if !hasSteps {
-		missingField(c, body, "foreach", "steps", "steps: [...]")
 	}
 	return b, nil
 }
 
 // foreachName reads the name field key (as, index_as), default def, and checks that it is an
 // identifier that templates here do not use yet and differs from other.
-func foreachName(c *engine.Compiler, body *yaml.Node, fields map[string]flows.Field, key, def, other string) (string, bool) {
-	name, at := def, body
-	if f, ok := fields[key]; ok {
-		at = f.Value
-		if f.Value.Kind != yaml.ScalarNode || f.Value.Tag == "!!null" {
-			flows.String(c.File(), f.Value, c.Errs(), "foreach: "+key)
+func foreachName(c *engine.Compiler, in *engine.Body, key, def, other string) (string, bool) {
+	name, at := def, in.Node
+	if in.Has(key) {
+		f, ok := in.Field(key)
+		if !ok {
 			return def, false
 		}
+		at = f.Value
 		name = f.Value.Value
 		if !flows.IsIdent(name) {
 			c.Errorf(at, "foreach: %s %q must be letters, digits and underscores", key, name)

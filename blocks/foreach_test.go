@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/engine"
-	"go.yaml.in/yaml/v3"
 )
 
 func TestForeach(t *testing.T) {
@@ -110,7 +109,7 @@ flows:
 
 // probeType is a block that counts how many of it run at once, each for a second.
 func probeType(active, peak *atomic.Int32) engine.BlockType {
-	return engine.BlockType{Kind: "probe", Compile: func(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+	return engine.BlockType{Kind: "probe", Spec: engine.Spec{Map: &engine.Template}, Compile: func(c *engine.Compiler, body *engine.Body) (engine.Block, error) {
 		return probe{active, peak}, nil
 	}}
 }
@@ -223,7 +222,7 @@ flows:
   main:
     steps:
       - foreach: {as: x}
-`, "app.yaml:5:18: foreach: items is missing (items: \"{{ ... }}\")\napp.yaml:5:18: foreach: steps is missing (steps: [...])"},
+`, "app.yaml:5:18: foreach: items is missing (items: \"{{ ... }}\")\napp.yaml:5:18: foreach: steps or output is missing (steps: [...])"},
 		{"bad names", `app: t
 flows:
   main:
@@ -282,7 +281,7 @@ flows:
 }
 
 // panicType is a block that panics, as a block with a bug would.
-var panicType = engine.BlockType{Kind: "boom", Compile: func(*engine.Compiler, *yaml.Node) (engine.Block, error) {
+var panicType = engine.BlockType{Kind: "boom", Spec: engine.Spec{Map: &engine.Template}, Compile: func(*engine.Compiler, *engine.Body) (engine.Block, error) {
 	return boom{}, nil
 }}
 

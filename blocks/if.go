@@ -6,7 +6,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 )
 
 // If runs one of two lists of steps by a condition:
@@ -30,34 +29,32 @@ var _ engine.Block = (*If)(nil)
 var IfType = engine.BlockType{
 	Kind:    "if",
 	Summary: "runs the steps of then or else, by a condition",
+	Spec: engine.Spec{
+		Doc: "The branch's steps share the flow's steps and vars; the output is the output of the branch's last step (null when the branch is empty or absent).",
+		Fields: []engine.Field{
+			{Name: "condition", Type: engine.Template, Required: true, Missing: `condition: "{{ ... }}"`, Doc: "Chooses then when true; false, null, 0, \"\", \"false\" and empty lists and mappings are false."},
+			{Name: "then", Type: engine.Steps, Required: true, Missing: "then: [steps]", Doc: "The steps run when the condition is true."},
+			{Name: "else", Type: engine.Steps, Doc: "The steps run when it is false."},
+		},
+		Examples: []string{`- if:
+    condition: "{{ app.version > 1 }}"
+    then:
+      - log: new
+    else:
+      - log: old`},
+	},
 	Compile: compileIf,
 }
 
-func compileIf(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
-	b := &If{}
-	fields := c.Fields(body, "if", "condition", "then", "else")
-	if f, ok := fields["condition"]; ok {
-		b.cond = c.Template(f.Value)
-	} else {
-		missingField(c, body, "if", "condition", `condition: "{{ ... }}"`)
-	}
-	if f, ok := fields["then"]; ok {
+func compileIf(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
+	b := &If{cond: c.Template(in.Value("condition"))}
+	if f, ok := in.Field("then"); ok {
 		b.then = c.CompileSteps(f.Value)
-	} else {
-		missingField(c, body, "if", "then", "then: [steps]")
 	}
-	if f, ok := fields["else"]; ok {
+	if f, ok := in.Field("else"); ok {
 		b.els = c.CompileSteps(f.Value)
 	}
 	return b, nil
-}
-
-// missingField reports a required field missing from a mapping body; a body that is not a
-// mapping was already reported by c.Fields.
-func missingField(c *engine.Compiler, body *yaml.Node, what, field, example string) {
-	if body != nil && body.Kind == yaml.MappingNode {
-		c.Errorf(body, "%s: %s is missing (%s)", what, field, example)
-	}
 }
 
 // Kind returns "if".

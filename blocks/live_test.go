@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/patchbay/patchbay/engine"
-	"go.yaml.in/yaml/v3"
 )
 
 // raceDetector is true when the tests run with -race (race_test.go).
@@ -116,7 +115,7 @@ func TestRunLiveOutputOverLimit(t *testing.T) {
 
 // heapType is a block that records the live heap, after a collection, each time it runs.
 func heapType(seen *[]uint64) engine.BlockType {
-	return engine.BlockType{Kind: "heap", Compile: func(*engine.Compiler, *yaml.Node) (engine.Block, error) {
+	return engine.BlockType{Kind: "heap", Spec: engine.Spec{Map: &engine.Template}, Compile: func(*engine.Compiler, *engine.Body) (engine.Block, error) {
 		return heapProbe{seen}, nil
 	}}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 )
 
 // Log writes a line to the run's logger:
@@ -34,37 +33,30 @@ var _ engine.Block = (*Log)(nil)
 var LogType = engine.BlockType{
 	Kind:    "log",
 	Summary: "writes a message with fields to the run's log, secrets redacted",
+	Spec: engine.Spec{
+		Short: "message",
+		Doc:   "The message and the fields are redacted before they are written: a secret never reaches the log. The output is the redacted message.",
+		Fields: []engine.Field{
+			{Name: "message", Type: engine.String, Required: true, Missing: `message: "..."`, Doc: "The line to log; it may hold templates."},
+			{Name: "level", Type: engine.EnumFold(LogLevels...), Default: "info", Doc: "The level, in any case."},
+			{Name: "fields", Type: engine.Mapping, Const: true, Doc: "Attributes of the line, by name; values may hold templates."},
+		},
+		Examples: []string{`- log: "starting"`, `- log:
+    message: "task created"
+    level: warn
+    fields: {app: "{{ app.name }}"}`},
+	},
 	Compile: compileLog,
 }
 
 // LogLevels are the levels a log block may use.
 var LogLevels = []string{"debug", "info", "warn", "error"}
 
-func compileLog(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
-	b := &Log{}
-	if body != nil && body.Kind == yaml.ScalarNode && body.Tag != "!!null" {
-		b.message = c.Template(body)
-		return b, nil
-	}
-	fields := c.Fields(body, "log", "message", "level", "fields")
-	if f, ok := fields["message"]; ok {
-		b.message = c.Template(f.Value)
-	} else {
-		missingField(c, body, "log", "message", `message: "..."`)
-	}
-	if f, ok := fields["level"]; ok {
-		b.level = c.Template(f.Value)
-		if b.level.IsConst() {
-			if _, err := logLevel(b.level.ConstValue()); err != nil {
-				c.Errorf(f.Value, "log: %v", err)
-			}
-		}
-	}
-	if f, ok := fields["fields"]; ok {
-		for _, p := range flows.Pairs(c.File(), f.Value, c.Errs(), "log: fields") {
-			b.keys = append(b.keys, p.Key.Value)
-			b.fields = append(b.fields, c.Template(p.Value))
-		}
+func compileLog(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
+	b := &Log{message: c.Template(in.Value("message")), level: c.Template(in.Value("level"))}
+	for _, p := range flows.Pairs(c.File(), in.Value("fields"), c.Errs(), "log: fields") {
+		b.keys = append(b.keys, p.Key.Value)
+		b.fields = append(b.fields, c.Template(p.Value))
 	}
 	return b, nil
 }

@@ -44,7 +44,47 @@ var _ engine.Block = (*OAuth2AuthorizeURL)(nil)
 var OAuth2AuthorizeURLType = engine.BlockType{
 	Kind:    "oauth2_authorize_url",
 	Summary: "builds an OAuth 2.0 authorization URL (scopes, state, PKCE S256, extra parameters)",
+	Spec: engine.Spec{
+		Doc: "Every value may be a template. The output is {authorize_url: \"...\"}, built by golang.org/x/oauth2: response_type=code, client_id, " +
+			"redirect_uri, scope, state, code_challenge and code_challenge_method (S256) when code_verifier is given, then params. " +
+			"A query already in url is kept. client_id_param renames client_id. The code verifier is redacted for the rest of the run.",
+		Fields: []engine.Field{
+			oauthURLField("https://provider.example/oauth/authorize", "The provider's authorization endpoint."),
+			{Name: "client_id", Type: engine.String, Required: true, Missing: `client_id: "{{ input.client_id }}"`, Doc: "The OAuth client's id."},
+			{Name: "redirect_uri", Type: engine.String, Doc: "Where the provider sends the user back."},
+			oauthScopesField,
+			{Name: "scope_separator", Type: engine.String, Default: `" "`, Doc: "Joins the scopes."},
+			{Name: "state", Type: engine.String, Required: true, Missing: `state: "{{ input.state }}"`, Doc: "The state, at least 8 characters."},
+			{Name: "code_verifier", Type: engine.String, Doc: "The PKCE code verifier: adds its S256 code_challenge."},
+			oauthParamsField("More query parameters (access_type: offline); null or empty values are left out."),
+			{Name: "client_id_param", Type: engine.String, Default: "client_id", Doc: "The name of the client id's parameter, for providers that call it otherwise (app_id)."},
+		},
+		Examples: []string{`- id: auth
+  oauth2_authorize_url:
+    url: https://provider.example/oauth/authorize
+    client_id: my-client
+    redirect_uri: https://patchbay.example/oauth/callback
+    scopes: [read, write]
+    state: "{{ uuid() }}"
+    params: {access_type: offline}`, `- id: auth
+  oauth2_authorize_url:
+    url: https://provider.example/oauth/authorize
+    client_id: my-app
+    client_id_param: app_id
+    state: "{{ uuid() }}"`},
+	},
 	Compile: compileOAuth2AuthorizeURL,
+}
+
+// The fields both OAuth 2.0 blocks have.
+var oauthScopesField = engine.Field{Name: "scopes", Type: engine.OneOf(engine.List(engine.String), engine.String), Doc: "The scopes: a list, or one string."}
+
+func oauthURLField(example, doc string) engine.Field {
+	return engine.Field{Name: "url", Type: engine.String, Required: true, Missing: "url: " + example, Doc: doc}
+}
+
+func oauthParamsField(doc string) engine.Field {
+	return engine.Field{Name: "params", Type: engine.Mapping, Doc: doc}
 }
 
 // oauthMinState is the shortest state accepted: a shorter one is guessable, and is most
@@ -61,24 +101,23 @@ var authorizeReserved = map[string]string{
 	"code_challenge_method": "code_verifier",
 }
 
-func compileOAuth2AuthorizeURL(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+func compileOAuth2AuthorizeURL(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	const what = "oauth2_authorize_url"
 	b := &OAuth2AuthorizeURL{}
-	fields := c.Fields(body, what, "url", "client_id", "redirect_uri", "scopes", "scope_separator", "state", "code_verifier", "params", "client_id_param")
-	b.url = oauthRequired(c, body, fields, what, "url", "url: https://provider.example/oauth/authorize")
-	b.clientID = oauthRequired(c, body, fields, what, "client_id", `client_id: "{{ input.client_id }}"`)
-	b.redirectURI = c.Template(fields["redirect_uri"].Value)
-	b.scopes = oauthScopes(c, fields, what)
-	b.separator = c.Template(fields["scope_separator"].Value)
-	b.state = oauthRequired(c, body, fields, what, "state", `state: "{{ input.state }}"`)
+	b.url = c.Template(in.Value("url"))
+	b.clientID = c.Template(in.Value("client_id"))
+	b.redirectURI = c.Template(in.Value("redirect_uri"))
+	b.scopes = c.Template(in.Value("scopes"))
+	b.separator = c.Template(in.Value("scope_separator"))
+	b.state = c.Template(in.Value("state"))
 	if b.state != nil && b.state.IsConst() {
 		if n := len(flows.Stringify(b.state.ConstValue())); n < oauthMinState {
-			c.Errorf(fields["state"].Value, "%s: state must be at least %d characters (found %d)", what, oauthMinState, n)
+			c.Errorf(in.Value("state"), "%s: state must be at least %d characters (found %d)", what, oauthMinState, n)
 		}
 	}
-	b.verifier = c.Template(fields["code_verifier"].Value)
-	b.params = oauthParams(c, fields, what, authorizeReserved)
-	b.clientIDParam = c.Template(fields["client_id_param"].Value)
+	b.verifier = c.Template(in.Value("code_verifier"))
+	b.params = oauthParams(c, in, what, authorizeReserved)
+	b.clientIDParam = c.Template(in.Value("client_id_param"))
 	return b, nil
 }
 
@@ -159,71 +198,18 @@ func (b *OAuth2AuthorizeURL) Run(ctx context.Context, st *engine.State) (any, er
 	return map[string]any{"authorize_url": u}, nil
 }
 
-// oauthRequired compiles a required field, reporting it at body when it is missing.
-func oauthRequired(c *engine.Compiler, body *yaml.Node, fields map[string]flows.Field, what, key, example string) *flows.Value {
-	f, ok := fields[key]
-	if !ok {
-		if body != nil && body.Kind == yaml.MappingNode {
-			c.Errorf(body, "%s: %s is missing (%s)", what, key, example)
-		}
-		return nil
-	}
-	return c.Template(f.Value)
-}
-
-// oauthScopes compiles scopes: a list of strings, one string, or a template.
-func oauthScopes(c *engine.Compiler, fields map[string]flows.Field, what string) *flows.Value {
-	f, ok := fields["scopes"]
-	if !ok {
-		return nil
-	}
-	if f.Value.Kind == yaml.MappingNode {
-		c.Errorf(f.Value, "%s: scopes must be a list of strings, found %s", what, flows.Describe(f.Value))
-		return nil
-	}
-	return c.Template(f.Value)
-}
-
 // oauthParams compiles params, a mapping (or a template giving one), and reports the keys a
 // field of the block sets.
-func oauthParams(c *engine.Compiler, fields map[string]flows.Field, what string, reserved map[string]string) *flows.Value {
-	f, ok := fields["params"]
-	if !ok {
-		return nil
-	}
-	n := f.Value
-	switch n.Kind {
-	case yaml.MappingNode:
+func oauthParams(c *engine.Compiler, in *engine.Body, what string, reserved map[string]string) *flows.Value {
+	n := in.Value("params")
+	if n != nil && n.Kind == yaml.MappingNode {
 		for _, p := range flows.Pairs(c.File(), n, c.Errs(), what+": params") {
 			if use, ok := reserved[p.Key.Value]; ok {
 				c.Errorf(p.Key, "%s: params.%s: use %s instead", what, p.Key.Value, use)
 			}
 		}
-	case yaml.ScalarNode:
-		if v := c.Template(n); v == nil || !v.IsConst() || v.ConstValue() == nil {
-			return v
-		}
-		fallthrough
-	default:
-		c.Errorf(n, "%s: params must be a mapping, found %s", what, flows.Describe(n))
-		return nil
 	}
 	return c.Template(n)
-}
-
-// oauthEnum compiles a field whose value is one of allowed, checking a constant at load.
-func oauthEnum(c *engine.Compiler, fields map[string]flows.Field, what, key string, allowed []string) *flows.Value {
-	f, ok := fields[key]
-	if !ok {
-		return nil
-	}
-	v := c.Template(f.Value)
-	if v != nil && v.IsConst() {
-		if _, err := oauthChoice(key, flows.Stringify(v.ConstValue()), "", allowed); err != nil {
-			c.Errorf(f.Value, "%s: %v", what, err)
-		}
-	}
-	return v
 }
 
 // oauthChoice checks that s (or def when s is empty) is one of allowed; methods compare in

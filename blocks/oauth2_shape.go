@@ -13,7 +13,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 	"golang.org/x/oauth2"
 )
 
@@ -51,40 +50,18 @@ func oauthCheckPath(key, s string) error {
 }
 
 // oauthPathField compiles a dot path field, checking a constant at load.
-func oauthPathField(c *engine.Compiler, fields map[string]flows.Field, what, key string) *flows.Value {
-	f, ok := fields[key]
-	if !ok {
+func oauthPathField(c *engine.Compiler, in *engine.Body, what, key string) *flows.Value {
+	n := in.Value(key)
+	if n == nil {
 		return nil
 	}
-	v := c.Template(f.Value)
+	v := c.Template(n)
 	if v != nil && v.IsConst() {
 		if err := oauthCheckPath(key, flows.Stringify(v.ConstValue())); err != nil {
-			c.Errorf(f.Value, "%s: %v", what, err)
+			c.Errorf(n, "%s: %v", what, err)
 		}
 	}
 	return v
-}
-
-// oauthMapField compiles a mapping field (headers, keep): a mapping, or a template giving one.
-func oauthMapField(c *engine.Compiler, fields map[string]flows.Field, what, key string) *flows.Value {
-	f, ok := fields[key]
-	if !ok {
-		return nil
-	}
-	switch n := f.Value; n.Kind {
-	case yaml.MappingNode:
-		flows.Pairs(c.File(), n, c.Errs(), what+": "+key)
-	case yaml.ScalarNode:
-		if v := c.Template(n); v == nil || !v.IsConst() || v.ConstValue() == nil {
-			return v
-		}
-		c.Errorf(n, "%s: %s must be a mapping, found %s", what, key, flows.Describe(n))
-		return nil
-	default:
-		c.Errorf(n, "%s: %s must be a mapping, found %s", what, key, flows.Describe(n))
-		return nil
-	}
-	return c.Template(f.Value)
 }
 
 // strMap evaluates a mapping of names to text, leaving out null and empty values.

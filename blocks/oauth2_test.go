@@ -254,7 +254,7 @@ app.yaml:10:113: oauth2_authorize_url: params.code_challenge: use code_verifier 
 			name: "authorize: params and scopes of the wrong shape",
 			src:  oaAuthorizeApp(`{url: "https://p.example/a", client_id: x, state: st-12345678, params: [a], scopes: {a: b}}`),
 			want: `app.yaml:10:102: oauth2_authorize_url: params must be a mapping, found a list
-app.yaml:10:115: oauth2_authorize_url: scopes must be a list of strings, found a mapping`,
+app.yaml:10:115: oauth2_authorize_url: scopes must be a list of strings or a string, found a mapping`,
 		},
 		{
 			name: "token: url and grant_type missing",

@@ -11,14 +11,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -88,6 +86,49 @@ var _ engine.Block = (*OAuth2Token)(nil)
 var OAuth2TokenType = engine.BlockType{
 	Kind:    "oauth2_token",
 	Summary: "requests tokens from an OAuth 2.0 token endpoint (authorization_code, refresh_token, client_credentials)",
+	Spec: engine.Spec{
+		Doc: "The request is made by golang.org/x/oauth2 with the run's HTTP client. The output is every field of the token response " +
+			"(JSON or form-encoded), with access_token, refresh_token (on a refresh that returned none, the one sent), token_type " +
+			"(Bearer when none), scope, expires_in and expires_at normalized. The client secret, code, code verifier and both tokens " +
+			"are redacted for the rest of the run.",
+		Fields: []engine.Field{
+			oauthURLField("https://provider.example/oauth/token", "The provider's token endpoint."),
+			{Name: "grant_type", Type: engine.Enum(oauthGrants...), Required: true, Missing: "grant_type: " + strings.Join(oauthGrants, " | "), Doc: "The grant."},
+			{Name: "client_id", Type: engine.String, Doc: "The OAuth client's id."},
+			{Name: "client_secret", Type: engine.String, Doc: "The OAuth client's secret."},
+			{Name: "client_auth", Type: engine.Enum(oauthClientAuths...), Default: "basic", Doc: "basic sends the client's id and secret in an Authorization header (client_secret_basic), post in the form (client_secret_post); " +
+				"basic_raw sends them in the header as they are, not form-encoded first (for providers that decode neither); none sends the client_id in the form and no secret (a public client)."},
+			{Name: "method", Type: engine.EnumFold(oauthMethods...), Default: "POST", Doc: "GET sends the form as the URL's query instead, for providers that want it so."},
+			{Name: "code", Type: engine.String, Doc: "The authorization code (authorization_code, where it is required)."},
+			{Name: "redirect_uri", Type: engine.String, Doc: "The redirect URI of the authorization (authorization_code)."},
+			{Name: "code_verifier", Type: engine.String, Doc: "The PKCE code verifier (authorization_code)."},
+			{Name: "refresh_token", Type: engine.String, Doc: "The refresh token (refresh_token, where it is required)."},
+			oauthScopesField,
+			oauthParamsField("More form parameters (audience: https://api.example)."),
+			{Name: "headers", Type: engine.Mapping, Doc: "More request headers (Accept: application/json), sent to the token endpoint's origin only."},
+			{Name: "body", Type: engine.Enum(oauthBodies...), Default: "form", Doc: "form sends the parameters form-encoded; json sends them as one JSON object (with method POST)."},
+			{Name: "token_in", Type: engine.String, Doc: "A dot path to the object of the answer that holds access_token and its fields when they are not at the top level (authed_user); they are moved there."},
+			{Name: "keep", Type: engine.Mapping, Doc: "Makes the output the token's fields and only these fields of the answer, each read at a dot path (team_id: team.id)."},
+			{Name: "error_in", Type: engine.String, Doc: "A dot path to where a provider that does not answer errors as RFC 6749 says puts its error (error, or error.message): present and not empty, it fails the step with the provider's words."},
+		},
+		Examples: []string{`- id: token
+  oauth2_token:
+    url: https://provider.example/oauth/token
+    grant_type: client_credentials
+    client_id: my-client
+    client_secret: "{{ vault.client_secret }}"
+    scopes: [read]`, `- id: app_token
+  oauth2_token:
+    url: https://provider.example/api/oauth.access
+    grant_type: client_credentials
+    client_id: my-client
+    client_secret: "{{ vault.client_secret }}"
+    client_auth: post
+    headers: {Accept: application/json}
+    token_in: authed_user
+    keep: {team_id: team.id}
+    error_in: error`},
+	},
 	Compile: compileOAuth2Token,
 }
 
@@ -116,53 +157,50 @@ var oauthGrantOnly = []struct{ field, grant string }{
 	{"refresh_token", "refresh_token"},
 }
 
-func compileOAuth2Token(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+func compileOAuth2Token(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	const what = "oauth2_token"
 	b := &OAuth2Token{}
-	fields := c.Fields(body, what, "url", "grant_type", "client_id", "client_secret", "client_auth", "method",
-		"code", "redirect_uri", "code_verifier", "refresh_token", "scopes", "params",
-		"headers", "body", "token_in", "keep", "error_in")
-	b.url = oauthRequired(c, body, fields, what, "url", "url: https://provider.example/oauth/token")
-	if _, ok := fields["grant_type"]; !ok {
-		oauthRequired(c, body, fields, what, "grant_type", "grant_type: "+strings.Join(oauthGrants, " | "))
-	}
-	b.grant = oauthEnum(c, fields, what, "grant_type", oauthGrants)
-	b.clientID = c.Template(fields["client_id"].Value)
-	b.clientSecret = c.Template(fields["client_secret"].Value)
-	b.clientAuth = oauthEnum(c, fields, what, "client_auth", oauthClientAuths)
-	b.method = oauthEnum(c, fields, what, "method", oauthMethods)
-	b.code = c.Template(fields["code"].Value)
-	b.redirectURI = c.Template(fields["redirect_uri"].Value)
-	b.verifier = c.Template(fields["code_verifier"].Value)
-	b.refreshToken = c.Template(fields["refresh_token"].Value)
-	b.scopes = oauthScopes(c, fields, what)
-	b.params = oauthParams(c, fields, what, tokenReserved)
-	b.headers = oauthMapField(c, fields, what, "headers")
-	b.body = oauthEnum(c, fields, what, "body", oauthBodies)
-	b.tokenIn = oauthPathField(c, fields, what, "token_in")
-	b.keep = oauthMapField(c, fields, what, "keep")
-	b.errorIn = oauthPathField(c, fields, what, "error_in")
+	b.url = c.Template(in.Value("url"))
+	b.grant = c.Template(in.Value("grant_type"))
+	b.clientID = c.Template(in.Value("client_id"))
+	b.clientSecret = c.Template(in.Value("client_secret"))
+	b.clientAuth = c.Template(in.Value("client_auth"))
+	b.method = c.Template(in.Value("method"))
+	b.code = c.Template(in.Value("code"))
+	b.redirectURI = c.Template(in.Value("redirect_uri"))
+	b.verifier = c.Template(in.Value("code_verifier"))
+	b.refreshToken = c.Template(in.Value("refresh_token"))
+	b.scopes = c.Template(in.Value("scopes"))
+	b.params = oauthParams(c, in, what, tokenReserved)
+	b.headers = c.Template(in.Value("headers"))
+	b.body = c.Template(in.Value("body"))
+	b.tokenIn = oauthPathField(c, in, what, "token_in")
+	b.keep = c.Template(in.Value("keep"))
+	b.errorIn = oauthPathField(c, in, what, "error_in")
 	if b.body != nil && b.body.IsConst() && b.method != nil && b.method.IsConst() &&
 		flows.Stringify(b.body.ConstValue()) == "json" && strings.EqualFold(flows.Stringify(b.method.ConstValue()), http.MethodGet) {
-		c.Errorf(fields["body"].Value, "%s: body json needs method POST (a GET has no body)", what)
+		c.Errorf(in.Value("body"), "%s: body json needs method POST (a GET has no body)", what)
 	}
 	if b.grant != nil && b.grant.IsConst() {
 		grant := flows.Stringify(b.grant.ConstValue())
-		if slices.Contains(oauthGrants, grant) {
-			for _, g := range oauthGrantOnly {
-				if f, ok := fields[g.field]; ok && grant != g.grant {
-					c.Errorf(f.Key, "%s: %s is only for grant_type %s", what, g.field, g.grant)
-				}
+		for _, g := range oauthGrantOnly {
+			if in.Has(g.field) && grant != g.grant {
+				c.Errorf(in.Key(g.field), "%s: %s is only for grant_type %s", what, g.field, g.grant)
 			}
 		}
-		switch grant {
-		case "authorization_code":
-			oauthRequired(c, body, fields, what, "code", `code: "{{ input.code }}"`)
-		case "refresh_token":
-			oauthRequired(c, body, fields, what, "refresh_token", `refresh_token: "{{ input.refresh_token }}"`)
+		for _, g := range oauthGrantNeeds {
+			if grant == g.grant && !in.Has(g.field) {
+				c.Errorf(in.Node, "%s: %s is missing (%s)", what, g.field, g.example)
+			}
 		}
 	}
 	return b, nil
+}
+
+// oauthGrantNeeds are the fields a grant needs.
+var oauthGrantNeeds = []struct{ grant, field, example string }{
+	{"authorization_code", "code", `code: "{{ input.code }}"`},
+	{"refresh_token", "refresh_token", `refresh_token: "{{ input.refresh_token }}"`},
 }
 
 // Kind returns "oauth2_token".

@@ -20,8 +20,6 @@ const (
 	MaxPages        = 1000
 )
 
-var paginateFields = []string{"items", "link", "cursor", "offset", "page_number", "stop_when", "max_pages", "on_max_pages"}
-
 // Pagination strategies: the keys of paginate that say how the next page is asked for.
 var paginateStrategies = []string{"link", "cursor", "offset", "page_number"}
 

@@ -5,7 +5,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 )
 
 // Return ends the flow at once with a value as its output (the flow's output: is not
@@ -27,22 +26,19 @@ var _ engine.Block = (*Return)(nil)
 var ReturnType = engine.BlockType{
 	Kind:    "return",
 	Summary: "ends the flow with a value as its output",
+	Spec: engine.Spec{
+		Short: "value",
+		Doc:   "A mapping is returned as {value: {...}}. Inside a flow run by call_flow, return ends that flow only.",
+		Fields: []engine.Field{
+			{Name: "value", Type: engine.Template, Required: true, Missing: `value: "{{ ... }}"`, Doc: "The flow's output; any value, which may hold templates. The flow's output: is not evaluated."},
+		},
+		Examples: []string{`- return: "{{ app.name }}"`, `- return: {value: {found: false}}`},
+	},
 	Compile: compileReturn,
 }
 
-func compileReturn(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
-	b := &Return{}
-	if body == nil || body.Kind != yaml.MappingNode {
-		b.value = c.Template(body)
-		return b, nil
-	}
-	fields := c.Fields(body, "return", "value")
-	if f, ok := fields["value"]; ok {
-		b.value = c.Template(f.Value)
-	} else {
-		missingField(c, body, "return", "value", `value: "{{ ... }}"`)
-	}
-	return b, nil
+func compileReturn(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
+	return &Return{value: c.Template(in.Value("value"))}, nil
 }
 
 // Kind returns "return".

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay/engine"
-	"go.yaml.in/yaml/v3"
 )
 
 // flaky is a test block that fails its first Fail calls with an *engine.HTTPError of Status and
@@ -29,9 +28,9 @@ type flaky struct {
 }
 
 func flakyType(calls *atomic.Int32, at *[]time.Time) engine.BlockType {
-	return engine.BlockType{Kind: "flaky", Compile: func(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+	return engine.BlockType{Kind: "flaky", Spec: engine.Spec{Map: &engine.Template}, Compile: func(c *engine.Compiler, body *engine.Body) (engine.Block, error) {
 		b := &flaky{Status: 503, calls: calls, at: at}
-		return b, body.Decode(b)
+		return b, body.Node.Decode(b)
 	}}
 }
 
@@ -52,7 +51,7 @@ func (b *flaky) Run(ctx context.Context, st *engine.State) (any, error) {
 }
 
 // blockType is a block that waits for its context to end and returns ctx.Err().
-var blockType = engine.BlockType{Kind: "block", Compile: func(*engine.Compiler, *yaml.Node) (engine.Block, error) {
+var blockType = engine.BlockType{Kind: "block", Spec: engine.Spec{Map: &engine.Template}, Compile: func(*engine.Compiler, *engine.Body) (engine.Block, error) {
 	return blocking{}, nil
 }}
 
@@ -633,7 +632,7 @@ flows:
 
 // dagType is a block whose output is a list holding the same list twice, depth levels deep: a
 // few hundred bytes in memory that print as 2^depth values.
-var dagType = engine.BlockType{Kind: "dag", Compile: func(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+var dagType = engine.BlockType{Kind: "dag", Spec: engine.Spec{Map: &engine.Template}, Compile: func(c *engine.Compiler, body *engine.Body) (engine.Block, error) {
 	return dagBlock{}, nil
 }}
 

@@ -5,7 +5,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 )
 
 // Set assigns variables: set: {total: "{{ vars.total + 1 }}"}. Its output is the mapping of
@@ -21,12 +20,21 @@ var _ engine.Block = (*Set)(nil)
 var SetType = engine.BlockType{
 	Kind:    "set",
 	Summary: "assigns variables (vars.<name>) from values and templates",
+	Spec: engine.Spec{
+		Map: &engine.Template,
+		Doc: "The body is a mapping: each key names a variable (letters, digits and underscores), " +
+			"its value is any value and may hold templates. Every value is evaluated before any is assigned, " +
+			"so values see the variables as they were before the step. The output is the mapping of the values assigned.",
+		Examples: []string{`- set: {total: 0, greeting: "hello {{ app.name }}"}
+- set: {total: "{{ vars.total + 1 }}"}`},
+	},
 	Compile: compileSet,
 }
 
-func compileSet(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+func compileSet(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	b := &Set{}
-	for _, f := range flows.Pairs(c.File(), body, c.Errs(), "set") {
+	body := in.Node
+	for _, f := range in.Pairs() {
 		if !flows.IsIdent(f.Key.Value) {
 			c.Errorf(f.Key, "variable name %q must be letters, digits and underscores", f.Key.Value)
 			continue
@@ -34,7 +42,7 @@ func compileSet(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 		b.names = append(b.names, f.Key.Value)
 		b.values = append(b.values, c.Template(f.Value))
 	}
-	if body != nil && body.Kind == yaml.MappingNode && len(body.Content) == 0 {
+	if len(body.Content) == 0 {
 		c.Errorf(body, "set: nothing to assign")
 	}
 	return b, nil

@@ -7,7 +7,6 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
-	"go.yaml.in/yaml/v3"
 )
 
 // Switch runs the steps of the first case that matches:
@@ -46,53 +45,58 @@ var _ engine.Block = (*Switch)(nil)
 var SwitchType = engine.BlockType{
 	Kind:    "switch",
 	Summary: "runs the steps of the first case whose equals or when matches, else default",
+	Spec: engine.Spec{
+		Doc: "Cases are tried in order. equals matches when both are null; both are numbers of equal value (1 and 1.0); " +
+			"one is a string and both format to the same text (1 equals \"1\"); otherwise when they are deeply equal. " +
+			"The branch's steps share the flow's steps and vars; the output is the output of the chosen branch's last step " +
+			"(null when nothing matched and there is no default).",
+		Fields: []engine.Field{
+			{Name: "value", Type: engine.Template, Doc: "The value the cases' equals are compared with; without it, every case needs when."},
+			{Name: "cases", Type: engine.List(engine.Object("switch case",
+				engine.Field{Name: "equals", Type: engine.Template, Doc: "Matches when it equals the switch's value."},
+				engine.Field{Name: "when", Type: engine.Template, Doc: "A condition of its own, instead of equals."},
+				engine.Field{Name: "steps", Type: engine.Steps, Required: true, Missing: "steps: [...]", Doc: "The steps run when the case matches."},
+			).With(engine.Group{Keys: []string{"equals", "when"}, Exclusive: true, Need: true, Missing: "equals: x"})), Required: true, Missing: "cases: [{equals: x, steps: [...]}]", Doc: "The cases, each with equals or when, and steps."},
+			{Name: "default", Type: engine.Steps, Doc: "The steps run when no case matches."},
+		},
+		Examples: []string{`- switch:
+    value: "{{ app.version }}"
+    cases:
+      - equals: 1
+        steps: [{log: one}]
+      - when: "{{ app.version > 5 }}"
+        steps: [{log: many}]
+    default: [{log: other}]`},
+	},
 	Compile: compileSwitch,
 }
 
-func compileSwitch(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
-	b := &Switch{}
-	fields := c.Fields(body, "switch", "value", "cases", "default")
-	if f, ok := fields["value"]; ok {
-		b.value = c.Template(f.Value)
+func compileSwitch(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
+	b := &Switch{value: c.Template(in.Value("value"))}
+	for _, item := range in.Items("cases") {
+		b.cases = append(b.cases, compileCase(c, item, in.Has("value")))
 	}
-	f, ok := fields["cases"]
-	switch {
-	case !ok:
-		missingField(c, body, "switch", "cases", "cases: [{equals: x, steps: [...]}]")
-	case f.Value.Kind != yaml.SequenceNode:
-		c.Errorf(f.Value, "switch: cases must be a list, found %s", flows.Describe(f.Value))
-	default:
-		for _, n := range f.Value.Content {
-			b.cases = append(b.cases, compileCase(c, n, b.value != nil))
-		}
-	}
-	if f, ok := fields["default"]; ok {
+	if f, ok := in.Field("default"); ok {
 		b.fallback = c.CompileSteps(f.Value)
 	}
 	return b, nil
 }
 
-func compileCase(c *engine.Compiler, n *yaml.Node, hasValue bool) switchCase {
+func compileCase(c *engine.Compiler, in *engine.Body, hasValue bool) switchCase {
 	var sc switchCase
-	fields := c.Fields(n, "switch case", "equals", "when", "steps")
-	eq, hasEq := fields["equals"]
-	when, hasWhen := fields["when"]
+	eq, hasEq := in.Field("equals")
+	when, hasWhen := in.Field("when")
 	switch {
-	case hasEq && hasWhen:
-		c.Errorf(when.Key, "switch case: equals and when are exclusive: use one")
+	case in.Has("equals") && in.Has("when"): // reported by the compiler (the spec's groups)
 	case hasEq && !hasValue:
 		c.Errorf(eq.Key, "switch case: equals needs the switch's value (or use when: a condition)")
 	case hasEq:
 		sc.equals = c.Template(eq.Value)
 	case hasWhen:
 		sc.when = c.Template(when.Value)
-	default:
-		missingField(c, n, "switch case", "equals or when", "equals: x")
 	}
-	if f, ok := fields["steps"]; ok {
+	if f, ok := in.Field("steps"); ok {
 		sc.steps = c.CompileSteps(f.Value)
-	} else {
-		missingField(c, n, "switch case", "steps", "steps: [...]")
 	}
 	return sc
 }

@@ -136,7 +136,7 @@ flows:
             - {when: true}
             - {when: true, step: []}
 `, `app.yaml:7:16: switch case: equals needs the switch's value (or use when: a condition)
-app.yaml:8:16: switch case: equals and when are exclusive: use one
+app.yaml:8:28: switch case: when and equals are both set: use one
 app.yaml:9:15: switch case: equals or when is missing (equals: x)
 app.yaml:10:15: switch case: steps is missing (steps: [...])
 app.yaml:11:15: switch case: steps is missing (steps: [...])

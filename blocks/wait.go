@@ -34,21 +34,26 @@ var _ engine.Block = (*Wait)(nil)
 var WaitType = engine.BlockType{
 	Kind:    "wait",
 	Summary: "pauses the run for a duration or until a time",
+	Spec: engine.Spec{
+		Short: "duration",
+		Doc: "A time in the past does not wait; " +
+			"a wait longer than the run has left fails at its deadline. The output is the time waited, as a duration (\"30s\").",
+		Groups: []engine.Group{{Keys: []string{"duration", "until"}, Exclusive: true, Need: true, Missing: "duration: 5s"}},
+		Fields: []engine.Field{
+			{Name: "duration", Type: engine.Duration, Doc: "How long to wait: a Go duration (1m30s) or a number of seconds; it may be a template."},
+			{Name: "until", Type: engine.String, Doc: "A time to wait until, RFC 3339 (2025-01-02T15:04:05Z); it may be a template."},
+		},
+		Examples: []string{`- wait: 1s`, `- wait: {duration: "{{ 2 }}"}`, `- wait: {until: "2025-01-02T15:04:05Z"}`},
+	},
 	Compile: compileWait,
 }
 
-func compileWait(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
+func compileWait(c *engine.Compiler, in *engine.Body) (engine.Block, error) {
 	b := &Wait{}
-	if body != nil && body.Kind == yaml.ScalarNode && body.Tag != "!!null" {
-		b.duration = compileWaitDuration(c, body)
-		return b, nil
-	}
-	fields := c.Fields(body, "wait", "duration", "until")
-	d, hasD := fields["duration"]
-	u, hasU := fields["until"]
+	d, hasD := in.Field("duration")
+	u, hasU := in.Field("until")
 	switch {
-	case hasD && hasU:
-		c.Errorf(u.Key, "wait: duration and until are exclusive: use one")
+	case in.Has("duration") && in.Has("until"): // reported by the compiler (the spec's groups)
 	case hasD:
 		b.duration = compileWaitDuration(c, d.Value)
 	case hasU:
@@ -58,8 +63,6 @@ func compileWait(c *engine.Compiler, body *yaml.Node) (engine.Block, error) {
 				c.Errorf(u.Value, "wait: until: %v", err)
 			}
 		}
-	default:
-		missingField(c, body, "wait", "duration or until", "duration: 5s")
 	}
 	return b, nil
 }

@@ -133,7 +133,7 @@ flows:
       - wait: {duration: -5}
 `
 	want := `app.yaml:5:15: wait: duration "soon" must be a duration such as 30s or 5m, or a number of seconds
-app.yaml:6:30: wait: duration and until are exclusive: use one
+app.yaml:6:30: wait: duration and until are both set: use one
 app.yaml:7:15: wait: duration or until is missing (duration: 5s)
 app.yaml:8:23: wait: until: "yesterday" is not an RFC 3339 time such as 2025-01-02T15:04:05Z
 app.yaml:9:26: wait: duration -5s is negative`

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/patchbay/patchbay/engine"
-	"go.yaml.in/yaml/v3"
 )
 
 // credentialBlock does what a Conn does with a token refreshed during a run: it tells the run
@@ -36,9 +35,9 @@ func TestAddSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := engine.NewRegistry()
-	err := reg.Register(engine.BlockType{Kind: "credential", Compile: func(_ *engine.Compiler, n *yaml.Node) (engine.Block, error) {
+	err := reg.Register(engine.BlockType{Kind: "credential", Spec: engine.Spec{Map: &engine.Template}, Compile: func(_ *engine.Compiler, n *engine.Body) (engine.Block, error) {
 		var b struct{ Fail bool }
-		n.Decode(&b)
+		n.Node.Decode(&b)
 		return credentialBlock{fail: b.Fail}, nil
 	}})
 	if err != nil {

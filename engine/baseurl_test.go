@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/patchbay/patchbay/engine"
-	"go.yaml.in/yaml/v3"
 )
 
 // baseURLBlock outputs the run's base URL, as call_api would resolve it.
@@ -25,7 +24,7 @@ func TestOptionsBaseURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := engine.NewRegistry()
-	if err := reg.Register(engine.BlockType{Kind: "base_url", Compile: func(*engine.Compiler, *yaml.Node) (engine.Block, error) { return baseURLBlock{}, nil }}); err != nil {
+	if err := reg.Register(engine.BlockType{Kind: "base_url", Spec: engine.Spec{Map: &engine.Template}, Compile: func(*engine.Compiler, *engine.Body) (engine.Block, error) { return baseURLBlock{}, nil }}); err != nil {
 		t.Fatal(err)
 	}
 	prog, err := engine.Load(reg, dir)

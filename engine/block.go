@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // A Block is one compiled step. One program serves many runs at once: Run must not modify the
@@ -18,12 +16,15 @@ type Block interface {
 	Run(ctx context.Context, st *State) (output any, err error)
 }
 
-// A BlockType compiles a step's YAML body at load; Compile reports problems through c, with
-// positions, and may return a nil Block when it found any.
+// A BlockType compiles a step's YAML body at load. The compiler first checks the body against
+// Spec and reports what is wrong; Compile then reads the checked fields from body, reports what
+// the spec cannot say (two fields that exclude each other, a value's content) through c, with
+// positions, and may return a nil Block when it found any problem.
 type BlockType struct {
 	Kind    string // "call_api"
 	Summary string // one line, for the docs and the JSON Schema
-	Compile func(c *Compiler, body *yaml.Node) (Block, error)
+	Spec    Spec   // the body's fields, for the checker, the JSON Schema and the reference
+	Compile func(c *Compiler, body *Body) (Block, error)
 }
 
 // Registry holds the block types a program may use. It is filled before loading apps and only
@@ -42,6 +43,9 @@ func (r *Registry) Register(t BlockType) error {
 	}
 	if _, dup := r.types[t.Kind]; dup {
 		return fmt.Errorf("register block %q: already registered", t.Kind)
+	}
+	if err := t.Spec.check(); err != nil {
+		return fmt.Errorf("register block %q: %w", t.Kind, err)
 	}
 	r.types[t.Kind] = t
 	return nil

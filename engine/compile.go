@@ -132,11 +132,6 @@ func (c *Compiler) Errorf(n *yaml.Node, format string, args ...any) {
 	c.errs.Addf(c.Pos(n), format, args...)
 }
 
-// Fields checks a block body's keys (see flows.Fields) and returns its fields.
-func (c *Compiler) Fields(n *yaml.Node, what string, allowed ...string) map[string]flows.Field {
-	return flows.Fields(c.file, n, c.errs, what, allowed...)
-}
-
 // Template compiles a value that may hold templates; nil for a nil node.
 func (c *Compiler) Template(n *yaml.Node) *flows.Value { return c.scope.Compile(n) }
 
@@ -213,7 +208,12 @@ func (c *Compiler) compileStep(d *flows.Step) *Step {
 	if d.IDNode == nil {
 		s.ID = fmt.Sprintf("%s@%d", bt.Kind, d.Pos.Line)
 	}
-	b, err := bt.Compile(c, body)
+	checked, ok := c.checkBody(bt.Kind, &bt.Spec, body)
+	if !ok {
+		c.markDone(d)
+		return nil
+	}
+	b, err := bt.Compile(c, checked)
 	if err != nil {
 		c.errs.Append(c.Pos(body), err)
 	}

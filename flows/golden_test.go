@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files (testdata/*.golden, schema/app.schema.json)")
+var update = flag.Bool("update", false, "rewrite the golden files (testdata/*.golden)")
 
 // TestGolden parses every testdata/<case>.yaml as an app.yaml and compares the errors, one
 // file:line:col: message per line, with testdata/<case>.golden. Cases named valid_* must load

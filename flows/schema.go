@@ -15,13 +15,26 @@ import (
 // SchemaID is the $id of the JSON Schema of app.yaml, where the repository serves it.
 const SchemaID = "https://raw.githubusercontent.com/patchbay/patchbay/main/schema/app.schema.json"
 
-// BlockDoc describes a block kind to the JSON Schema: its key, its one-line summary, and the
-// schema of its body (nil: any value). flows does not know block kinds; the engine's registry
-// does, so whoever has one passes its kinds in.
+// BlockDoc describes a block kind to the JSON Schema and the reference: its key, its one-line
+// summary, the schema of its body (nil: any value) and its fields. flows does not know block
+// kinds; the engine's registry does, and makes these from each block's spec
+// (engine.Registry.Docs).
 type BlockDoc struct {
-	Kind    string
-	Summary string
-	Body    map[string]any
+	Kind     string
+	Summary  string
+	Body     map[string]any
+	Doc      string     // what the body is beyond its fields: its short form, its keys
+	Fields   []FieldDoc // the keys of a mapping body, in order
+	Examples []string   // steps that use the block, YAML
+}
+
+// FieldDoc is one key of a block's body, for the reference.
+type FieldDoc struct {
+	Key      string
+	Type     string // "string", "list of strings", ...; markdown
+	Required bool
+	Default  string
+	Doc      string
 }
 
 // The model's doc comments are the user docs (STYLE.md section 10): the schema's descriptions

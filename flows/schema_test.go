@@ -1,198 +1,31 @@
 package flows
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/patchbay/patchbay/internal/schematest"
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"go.yaml.in/yaml/v3"
 )
 
-// schemaFile is the committed schema, rewritten by go test ./flows -update.
-const schemaFile = "../schema/app.schema.json"
-
-// stepsBody is the schema hint for a block field that holds nested steps.
-var stepsBody = map[string]any{"$ref": "#/$defs/steps"}
-
-// coreBlocks are the kinds of blocks.Types() with their summaries, for the committed schema.
-// flows cannot import blocks (blocks imports engine, which imports flows), so the list is kept
-// here and blocks/schema_test.go checks that the committed schema names exactly the registered
-// kinds with their summaries. Bodies: a mapping for blocks that take only one; nested steps are
-// hinted for if, switch and foreach; return, fail, log and wait also take a scalar.
-var coreBlocks = []BlockDoc{
-	{Kind: "call_api", Summary: "sends an HTTP request with the connection's credentials and outputs the response (status, headers, body, url); with paginate, the items of all its pages", Body: callAPIBody},
-	{Kind: "call_flow", Summary: "runs another flow of the app with inputs and outputs its output", Body: map[string]any{"type": "object"}},
-	{Kind: "fail", Summary: "fails the run with a message and an optional code"},
-	{Kind: "foreach", Summary: "runs steps once per item of a list, one at a time or several at once; outputs the list of results", Body: map[string]any{"type": "object", "properties": map[string]any{"steps": stepsBody}}},
-	{Kind: "if", Summary: "runs the steps of then or else, by a condition", Body: map[string]any{"type": "object", "properties": map[string]any{"then": stepsBody, "else": stepsBody}}},
-	{Kind: "log", Summary: "writes a message with fields to the run's log, secrets redacted"},
-	{Kind: "oauth2_authorize_url", Summary: "builds an OAuth 2.0 authorization URL (scopes, state, PKCE S256, extra parameters)", Body: map[string]any{"type": "object"}},
-	{Kind: "oauth2_token", Summary: "requests tokens from an OAuth 2.0 token endpoint (authorization_code, refresh_token, client_credentials)", Body: map[string]any{"type": "object"}},
-	{Kind: "return", Summary: "ends the flow with a value as its output"},
-	{Kind: "set", Summary: "assigns variables (vars.<name>) from values and templates", Body: map[string]any{"type": "object"}},
-	{Kind: "switch", Summary: "runs the steps of the first case whose equals or when matches, else default", Body: map[string]any{"type": "object", "properties": map[string]any{
-		"cases":   map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{"steps": stepsBody}}},
-		"default": stepsBody,
-	}}},
-	{Kind: "wait", Summary: "pauses the run for a duration or until a time"},
-}
-
-// TestSchemaFile regenerates the schema and compares it with the committed file.
-func TestSchemaFile(t *testing.T) {
-	got, err := SchemaJSON(coreBlocks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(schemaFile), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(schemaFile, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(schemaFile)
-	if err != nil {
-		t.Fatalf("%v (run go test ./flows -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is not what Schema generates: run go test ./flows -update", schemaFile)
-	}
+// testBlocks stand for the registry's blocks, which flows cannot import: blocks' schema tests
+// check the generated schema with every real block.
+var testBlocks = []BlockDoc{
+	{Kind: "log", Summary: "writes a line to the run's log", Body: map[string]any{"type": "string"}},
+	{Kind: "set", Summary: "assigns variables", Body: map[string]any{"type": "object"}},
 }
 
 // compileSchema compiles the generated schema with a draft 2020-12 validator.
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	src, err := SchemaJSON(coreBlocks)
+	src, err := SchemaJSON(testBlocks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	if err := c.AddResource(SchemaID, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(SchemaID)
-	if err != nil {
-		t.Fatalf("compile schema: %v", err)
-	}
-	return s
-}
-
-// yamlToJSON converts a YAML document into the values encoding/json would give for it.
-func yamlToJSON(t *testing.T, src []byte) any {
-	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(src, &v); err != nil {
-		t.Fatalf("yaml: %v", err)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("json: %v", err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
-
-// TestSchemaAccepts validates every example app and every valid testdata file.
-func TestSchemaAccepts(t *testing.T) {
-	s := compileSchema(t)
-	files, _ := filepath.Glob("testdata/valid_*.yaml")
-	for _, dir := range exampleDirs(t) {
-		files = append(files, filepath.Join(dir, "app.yaml"))
-	}
-	if len(files) == 0 {
-		t.Fatal("nothing to validate")
-	}
-	for _, file := range files {
-		t.Run(file, func(t *testing.T) {
-			src, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Validate(yamlToJSON(t, src)); err != nil {
-				t.Errorf("%s: %v", file, err)
-			}
-		})
-	}
-}
-
-// TestSchemaRejects: invalid documents fail validation where the parser fails them too.
-func TestSchemaRejects(t *testing.T) {
-	s := compileSchema(t)
-	tests := []struct {
-		name, src string
-		engine    bool // rejected by the engine when it compiles the blocks, not by the parser
-	}{
-		{"no app key", "name: x\n", false},
-		{"bad app key", "app: my-app\n", false},
-		{"unknown app field", "app: x\nnmae: y\n", false},
-		{"version 0", "app: x\nversion: 0\n", false},
-		{"bad flow name", "app: x\nflows:\n  new-tasks: {output: 1}\n", false},
-		{"unknown flow field", "app: x\nflows:\n  f: {output: 1, stpes: []}\n", false},
-		{"bad kind", "app: x\nflows:\n  f: {kind: trigerr, output: 1}\n", false},
-		{"dedupe on an action", "app: x\nflows:\n  f: {dedupe: id, output: 1}\n", false},
-		{"flow without steps or output", "app: x\nflows:\n  f: {description: x}\n", false},
-		{"unknown input type", "app: x\nflows:\n  f:\n    inputs: {a: {type: strng}}\n    output: 1\n", false},
-		{"bad input name", "app: x\nflows:\n  f:\n    inputs: {my input: {type: string}}\n    output: 1\n", false},
-		{"step without block", "app: x\nflows:\n  f:\n    steps:\n      - id: a\n", false},
-		{"step with two blocks", "app: x\nflows:\n  f:\n    steps:\n      - {set: {a: 1}, log: hi}\n", true},
-		{"unknown block", "app: x\nflows:\n  f:\n    steps:\n      - {call_apii: {}}\n", true},
-		{"bad step id", "app: x\nflows:\n  f:\n    steps:\n      - {id: 1st, set: {a: 1}}\n", false},
-		{"bad on_error", "app: x\nflows:\n  f:\n    steps:\n      - {on_error: ignore, set: {a: 1}}\n", false},
-		{"max_attempts too high", "app: x\nflows:\n  f:\n    steps:\n      - {retry: {max_attempts: 21}, set: {a: 1}}\n", false},
-		{"bad retry on", "app: x\nflows:\n  f:\n    steps:\n      - {retry: {on: [teapot]}, set: {a: 1}}\n", false},
-		{"retry on 600", "app: x\nflows:\n  f:\n    steps:\n      - {retry: {on: 600}, set: {a: 1}}\n", false},
-		{"bad timeout", "app: x\nflows:\n  f:\n    steps:\n      - {timeout: forever, set: {a: 1}}\n", false},
-		{"negative timeout", "app: x\nflows:\n  f:\n    steps:\n      - {timeout: -1, set: {a: 1}}\n", false},
-		{"set body not a mapping", "app: x\nflows:\n  f:\n    steps:\n      - {set: 1}\n", true},
-		{"nested step without block", "app: x\nflows:\n  f:\n    steps:\n      - if: {condition: true, then: [{id: a}]}\n", true},
-		{"connection without type", "app: x\nconnection: {client: x}\n", false},
-		{"unknown connection type", "app: x\nconnection: {type: oauth}\n", false},
-		{"oauth2 without token_url", "app: x\nconnection: {type: oauth2, authorize_url: u}\n", false},
-		{"oauth2 code grant without authorize_url", "app: x\nconnection: {type: oauth2, token_url: u}\n", false},
-		{"oauth1 without access_token_url", "app: x\nconnection: {type: oauth1, request_token_url: u, authorize_url: u}\n", false},
-		{"api_key without inject", "app: x\nconnection: {type: api_key}\n", false},
-		{"token without inject", "app: x\nconnection: {type: token}\n", false},
-		{"grant on basic", "app: x\nconnection: {type: basic, grant: client_credentials}\n", false},
-		{"token_url on basic", "app: x\nconnection: {type: basic, token_url: u}\n", false},
-		{"fields on oauth2", "app: x\nconnection: {type: oauth2, grant: client_credentials, token_url: u, fields: [{key: a}]}\n", false},
-		{"inject on none", "app: x\nconnection: {type: none, inject: {name: X}}\n", false},
-		{"sensitive param", "app: x\nconnection: {type: basic, params: [{key: a, sensitive: true}]}\n", false},
-		{"param without key", "app: x\nconnection: {type: basic, params: [{label: a}]}\n", false},
-		{"bad inject in", "app: x\nconnection: {type: api_key, inject: {in: body}}\n", false},
-		{"bad on_status", "app: x\nconnection: {type: token, inject: {}, refresh: {on_status: [200]}}\n", false},
-		{"bad grant", "app: x\nconnection: {type: oauth2, grant: implicit, token_url: u}\n", false},
-		{"bad client_auth", "app: x\nconnection: {type: oauth2, grant: client_credentials, token_url: u, client_auth: header}\n", false},
-		{"basic fields without username", "app: x\nconnection: {type: basic, fields: [{key: api_key}], password: X}\n", false},
-		{"basic username with inject", "app: x\nconnection: {type: basic, inject: {name: X}, username: u}\n", false},
-		{"bad scope_in", "app: x\nconnection: {type: oauth1, request_token_url: u, authorize_url: u, access_token_url: u, scope_in: url}\n", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Parse("t.yaml", []byte(tt.src)); err == nil && !tt.engine {
-				t.Fatalf("the parser accepts %q: not a case for the schema", tt.src)
-			}
-			if err := s.Validate(yamlToJSON(t, []byte(tt.src))); err == nil {
-				t.Errorf("schema accepts %q", tt.src)
-			}
-		})
-	}
+	return schematest.Compile(t, SchemaID, src)
 }
 
 // TestSchemaConnectionRules: for every connection type and key, the schema accepts a minimal
@@ -229,7 +62,7 @@ func TestSchemaConnectionRules(t *testing.T) {
 				}
 			}
 			_, perr := Parse("t.yaml", []byte(src))
-			serr := s.Validate(yamlToJSON(t, []byte(src)))
+			serr := s.Validate(schematest.FromYAML(t, []byte(src)))
 			if (perr == nil) != (serr == nil) {
 				t.Errorf("type %s with %s: parser error %v, schema error %v\n%s", typ, key, perr, serr, src)
 			}
@@ -263,7 +96,7 @@ func TestSchemaDescriptions(t *testing.T) {
 			}
 		}
 	}
-	walk("#", Schema(coreBlocks))
+	walk("#", Schema(testBlocks))
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("properties without a description:\n%s", strings.Join(missing, "\n"))
@@ -272,7 +105,7 @@ func TestSchemaDescriptions(t *testing.T) {
 
 // TestSchemaFollowsParser: the schema's keys are the parser's lists, and its enums the model's.
 func TestSchemaFollowsParser(t *testing.T) {
-	sch := Schema(coreBlocks)
+	sch := Schema(testBlocks)
 	defs := sch["$defs"].(map[string]any)
 	keys := func(o map[string]any) []string {
 		var out []string
@@ -289,7 +122,7 @@ func TestSchemaFollowsParser(t *testing.T) {
 	}
 	var stepKeys []string
 	stepKeys = append(stepKeys, stepFields...)
-	for _, b := range coreBlocks {
+	for _, b := range testBlocks {
 		stepKeys = append(stepKeys, b.Kind)
 	}
 	for _, tt := range []struct {

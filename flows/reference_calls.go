@@ -25,17 +25,9 @@ const paginateReference = "### Pagination\n\n" +
 	"origin only), sent once more after a 401 the connection refreshed, held to the response size\n" +
 	"limit, failing the step on a status `accept` does not list. The items gathered count against the\n" +
 	"run's iteration and output limits. A step's `retry` starts the walk again from the first page.\n\n" +
-	"| key | type | description |\n| --- | --- | --- |\n" +
-	"| `items` | template | **Required.** The list of items of a page, from `response` (the page's `status`, `headers`, `body`, `url`): `\"{{ response.body.data }}\"`. An empty list ends the walk. |\n" +
-	"| `link` | string | Follow the `Link` header's link of this relation (RFC 8288), usually `next`. The URL is taken as it is given (resolved against the page's URL when relative); no such link ends the walk. |\n" +
-	"| `cursor` | mapping | `value`: a template that gives the next cursor from `response` (null or empty ends the walk; the same cursor twice fails); `param`: the query parameter that carries it, or `field`: the top-level field of the `json:` body. |\n" +
-	"| `offset` | mapping | `param` (or `field`): the offset, from `start` (0) on, grown by each page's items; `limit`: **required**, the page size, a shorter page is the last; `limit_param` (or `limit_field`): where the page size goes. |\n" +
-	"| `page_number` | mapping | `param` (or `field`): the page number, from `start` (1) on; `total_pages`: a template from `response` that gives the number of pages (without it, the walk ends at an empty page). |\n" +
-	"| `stop_when` | template | Ends the walk after a page when it is true; sees `response` and `pages` (the pages read so far). |\n" +
-	"| `max_pages` | integer, 1 to 1000 | The most pages read (default 100). A walk with more fails the step, unless `on_max_pages: stop`. |\n" +
-	"| `on_max_pages` | `fail`, `stop` | What reaching `max_pages` with more pages to read does: fail the step (default) or end the walk with the pages read. |\n\n" +
-	"Exactly one of `link`, `cursor`, `offset` and `page_number` says how the next page is asked for;\n" +
-	"the value it sets replaces a query parameter (or body field) of the same name. A next page at\n" +
+	"Its keys are the `paginate.` rows of [call_api](#call_api)'s table. The value a strategy\n" +
+	"(`link`, `cursor`, `offset` or `page_number`) sets replaces a query parameter (or body field)\n" +
+	"of the same name. A next page at\n" +
 	"another origin than the first (a `Link` to another host) is sent without the connection's\n" +
 	"credentials and without the step's headers that hold a secret, as a redirect there would be.\n\n" +
 	"A `Link` header, as GitHub sends it (`<https://api.github.com/user/repos?per_page=100&page=2>; rel=\"next\"`):\n\n" +
