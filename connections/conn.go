@@ -28,6 +28,8 @@ type conn struct {
 	rec   *Record
 	env   map[string]any // the template value connection, for inject and request defaults
 	vault map[string]any
+
+	tmpls sync.Pool // *connTemplates that apply evaluates with, one request at a time each
 }
 
 var _ engine.ConnValue = (*conn)(nil)
@@ -186,7 +188,8 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 		}
 		return nil
 	}
-	tmpl := newTemplates(req.Context(), env, c.prog.App, vault)
+	tmpl := c.templates(req.Context(), env, vault)
+	defer c.release(tmpl)
 	tmpl.env[flows.NameToken] = c.token(rec)
 	if d := c.cfg.Request; d != nil {
 		for _, k := range sortedKeys(d.Headers) {
@@ -230,13 +233,34 @@ func (c *conn) apply(req *http.Request, rec *Record, env, vault map[string]any) 
 			req.Header.Set(c.cfg.Inject.Name, v)
 		}
 	case c.cfg.Type == flows.ConnBasic:
-		return c.applyBasic(req, rec, tmpl)
+		return c.applyBasic(req, rec, *tmpl)
 	case c.cfg.Type == flows.ConnOAuth2:
 		if t := rec.Creds.Token; t != nil {
 			req.Header.Set("Authorization", "Bearer "+t.AccessToken.Reveal())
 		}
 	}
 	return nil
+}
+
+// templates returns what evaluates the connection's templates for one request, from c's pool:
+// every request evaluates inject and the request defaults, and needs no new VM or maps for it.
+// env and vault are the current record's; ctx is the request's, whose end stops a template.
+// Give it back with release.
+func (c *conn) templates(ctx context.Context, env, vault map[string]any) *connTemplates {
+	t, _ := c.tmpls.Get().(*connTemplates)
+	if t == nil {
+		t = &connTemplates{ev: flows.NewEvaluator(ctx), env: map[string]any{"app": appEnv(c.prog.App), "input": nil}}
+	}
+	t.ev.Reset(ctx)
+	t.env["connection"], t.env["vault"] = env, vault
+	return t
+}
+
+// release puts t back in the pool, holding neither the request's context nor the credentials.
+func (c *conn) release(t *connTemplates) {
+	t.ev.Reset(nil)
+	t.env["connection"], t.env["vault"], t.env[flows.NameToken] = nil, nil, nil
+	c.tmpls.Put(t)
 }
 
 // carries reports whether a sent request carried rec's current access token.

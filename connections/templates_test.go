@@ -90,3 +90,65 @@ flows:
 		t.Errorf("logs = %q, want the label failing with %q", got, stop)
 	}
 }
+
+// TestInjectEvaluatorsReused: a connection evaluates inject with evaluators it keeps for the
+// next requests. One request's context does not stay with them: after a request whose context
+// was cancelled stopped its template, the next request's evaluates to the end; and requests
+// made at once each get their own credentials.
+func TestInjectEvaluatorsReused(t *testing.T) {
+	// About 2 million comparisons: an evaluation asks its context about twice.
+	const work = `{{ let l = 1..1500; len(filter(l, -# in l)) }}`
+	m := newManager(t, nil)
+	prog := loadApp(t, `app: keyed
+name: Keyed
+base_url: https://api.example.com
+connection:
+  type: api_key
+  inject: {in: header, name: X-Key, value: "{{ token }}-`+work+`"}
+flows:
+  list:
+    steps:
+      - id: list
+        call_api: {method: GET, path: /items}
+`)
+	rec := &connections.Record{
+		Workspace: connections.DefaultWorkspace, App: "keyed", Name: "alice", Type: "api_key", Status: connections.StatusConnected,
+		Creds: connections.Credentials{Fields: map[string]connections.Secret{"api_key": "k3y-0123456789"}},
+	}
+	if err := m.Store().CreateConnection(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.Conn(t.Context(), prog, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorize := func(ctx context.Context) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://api.example.com/items", nil)
+		if err != nil {
+			return "", err
+		}
+		err = c.Authorize(ctx, req)
+		return req.Header.Get("X-Key"), err
+	}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := authorize(cancelled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Authorize with a cancelled context = %v, want context.Canceled", err)
+	}
+	const want = "k3y-0123456789-0"
+	done := make(chan error, 4)
+	for range 4 {
+		go func() {
+			got, err := authorize(t.Context())
+			if err == nil && got != want {
+				err = errors.New("X-Key = " + got + ", want " + want)
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

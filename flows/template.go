@@ -13,7 +13,12 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/checker/nature"
+	"github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
@@ -77,14 +82,17 @@ func (s *Scope) Has(name string) bool {
 	return false
 }
 
-var envCache sync.Map // sorted names joined by "," -> []expr.Option
+var envCache sync.Map // sorted names joined by "," -> *conf.Config
 
-func (s *Scope) options() []expr.Option {
+// config returns the expr configuration of the scope's names, built once for those names:
+// building it (expr's builtins, the helpers, the environment) cost as much as compiling a
+// template, and expr.Compile builds it anew for every template.
+func (s *Scope) config() *conf.Config {
 	names := append([]string(nil), s.names...)
 	sort.Strings(names)
 	key := strings.Join(names, ",")
-	if o, ok := envCache.Load(key); ok {
-		return o.([]expr.Option)
+	if c, ok := envCache.Load(key); ok {
+		return c.(*conf.Config)
 	}
 	env := types.Map{ctxName: types.Any}
 	for _, n := range names {
@@ -92,8 +100,45 @@ func (s *Scope) options() []expr.Option {
 	}
 	opts := append([]expr.Option{expr.Env(env), expr.MaxNodes(MaxTemplateNodes), expr.Patch(envPatch{names})}, vaultOptions...)
 	opts = append(opts, budgetOptions...)
-	envCache.Store(key, opts)
-	return opts
+	built := conf.CreateNew()
+	for _, op := range opts {
+		op(built)
+	}
+	for name := range built.Disabled {
+		delete(built.Builtins, name)
+	}
+	built.Disabled = nil
+	built.Check()
+	c, _ := envCache.LoadOrStore(key, built)
+	return c.(*conf.Config)
+}
+
+// compileWith is expr.Compile with a configuration built beforehand: its steps, on a copy of
+// built. The checker and the compiler only read the configuration's tables, environment and
+// patchers, which compilations share; the caches they fill are each one's own.
+func compileWith(src string, built *conf.Config) (*vm.Program, error) {
+	config := *built
+	config.NtCache = nature.Cache{}
+	if built.Env.TypeData != nil {
+		// The environment's type caches what the checker and the compiler look up about it
+		// (its methods) as they go: each compilation fills its own copy.
+		td := *built.Env.TypeData
+		config.Env.TypeData = &td
+	}
+	tree, err := checker.ParseCheck(src, &config)
+	if err != nil {
+		return nil, err
+	}
+	if config.Optimize {
+		if err := optimizer.Optimize(&tree.Node, &config); err != nil {
+			var fe *file.Error
+			if errors.As(err, &fe) {
+				return nil, fe.Bind(tree.Source)
+			}
+			return nil, err
+		}
+	}
+	return compiler.Compile(tree, &config)
 }
 
 type valueKind uint8
@@ -332,7 +377,7 @@ func (s *Scope) compileExpr(src string, at *origin, w *scalarWalker) *vm.Program
 		s.Errs.Addf(at.pos(0, w), "empty template {{ }}")
 		return nil
 	}
-	prog, err := expr.Compile(src, s.options()...)
+	prog, err := compileWith(src, s.config())
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {

@@ -361,3 +361,44 @@ func TestTemplateErrorSourceCutOnARune(t *testing.T) {
 		t.Errorf("Eval error = %q, want valid UTF-8 cut after a whole é", err)
 	}
 }
+
+// TestCompileConcurrently compiles templates in one set of names from many goroutines at once,
+// as apps load in parallel: they share the expr configuration built once for those names, and
+// each compiles and evaluates as it does alone (go test -race checks the sharing).
+func TestCompileConcurrently(t *testing.T) {
+	srcs := []string{
+		`v: "{{ input.a + 1 }}"`,
+		`v: "{{ upper(input.s) }}-{{ len(vault) }}"`,
+		`v: "{{ input.a in [1, 2] }}"`,
+		`v: "{{ nope }}"`,
+	}
+	want := []string{"3", "X-0", "true", "error"}
+	done := make(chan error, 8*len(srcs))
+	for range 8 {
+		for i, src := range srcs {
+			go func() {
+				var errs ErrorList
+				v := NewScope("t.yaml", nil, &errs, FlowNames...).Compile(valueNode(t, src))
+				got := "error"
+				if errs.Err() == nil {
+					x, err := NewEvaluator(context.Background()).EvalString(v, map[string]any{"input": map[string]any{"a": 2, "s": "x"}, "vault": map[string]any{}})
+					if err != nil {
+						done <- err
+						return
+					}
+					got = x
+				}
+				if got != want[i] {
+					done <- errors.New(src + ": got " + got + ", want " + want[i])
+					return
+				}
+				done <- nil
+			}()
+		}
+	}
+	for range 8 * len(srcs) {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
