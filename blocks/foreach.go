@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strconv"
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
@@ -131,9 +132,15 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 		return nil, err
 	}
 	outs := make([]any, len(items))
+	names := []string{b.as, b.indexAs}
 	if b.concurrency <= 1 {
+		var sub *engine.State // one for all iterations, bound to each item in turn
 		for i, item := range items {
-			sub := st.Bind(fmt.Sprintf("[%d]", i), []string{b.as, b.indexAs}, []any{item, i})
+			if sub == nil {
+				sub = st.Bind(iterationLabel(i), names, []any{item, i})
+			} else {
+				st.Rebind(sub, iterationLabel(i), names, []any{item, i})
+			}
 			if outs[i], err = b.iterate(ctx, sub); err != nil {
 				return nil, err
 			}
@@ -150,7 +157,7 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 			break // an iteration failed: start no more
 		}
 		// Fork here, in the goroutine that owns st, not in the worker.
-		sub := st.Fork(fmt.Sprintf("[%d]", i), []string{b.as, b.indexAs}, []any{item, i})
+		sub := st.Fork(iterationLabel(i), names, []any{item, i})
 		g.Go(func() error {
 			if gctx.Err() != nil {
 				return context.Cause(gctx)
@@ -172,6 +179,9 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 	}
 	return outs, nil
 }
+
+// iterationLabel is the trace path label of iteration i: [2].
+func iterationLabel(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
 // iterate runs one iteration's steps and returns its output.
 func (b *Foreach) iterate(ctx context.Context, sub *engine.State) (any, error) {

@@ -283,12 +283,28 @@ func (st *State) Fork(label string, names []string, values []any) *State {
 	return c
 }
 
-func (st *State) child(label string) *State {
-	prefix := st.path
-	if st.cur != nil {
-		prefix = st.cur.Path + label + "."
+// Rebind makes sub, a state that st.Bind returned with the same names and whose steps have
+// run, the state of the next iteration: names bound to values, label in the trace path. It
+// reuses sub and its environment, where Bind would copy st's environment again; what st's
+// environment holds does not change while its step runs.
+func (st *State) Rebind(sub *State, label string, names []string, values []any) {
+	sub.path = st.childPath(label)
+	sub.cur = nil
+	for i, n := range names {
+		sub.env[n] = values[i]
 	}
-	return &State{r: st.r, flow: st.flow, depth: st.depth, nest: st.nest + 1, path: prefix}
+}
+
+func (st *State) child(label string) *State {
+	return &State{r: st.r, flow: st.flow, depth: st.depth, nest: st.nest + 1, path: st.childPath(label)}
+}
+
+// childPath is the trace path prefix of the steps of a body of st's running step.
+func (st *State) childPath(label string) string {
+	if st.cur != nil {
+		return st.cur.Path + label + "."
+	}
+	return st.path
 }
 
 func (st *State) bindEnv(parent map[string]any, names []string, values []any) {
