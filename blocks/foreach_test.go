@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -312,12 +313,17 @@ flows:
               boom: {}
 `, conc), panicType)
 			var buf bytes.Buffer
-			_, err := a.run("main", engine.Options{Logger: ctlLogger(&buf, slog.LevelError)})
-			if want := `app.yaml:10:15: step "b" (boom): internal error: boom`; err != want {
+			// Without Options.Trace, as a run kept by no one: its step paths are made only when a
+			// line needs one.
+			_, runErr := a.prog.Run(context.Background(), "main", engine.Options{Logger: ctlLogger(&buf, slog.LevelError)})
+			if want, err := `app.yaml:10:15: step "b" (boom): internal error: boom`, a.rel(runErr); err != want {
 				t.Errorf("error:\n%s\nwant:\n%s", err, want)
 			}
 			if !strings.Contains(buf.String(), `msg="panic in a step"`) || !strings.Contains(buf.String(), "foreach_test.go") {
 				t.Errorf("log has no panic line with the stack:\n%s", buf.String())
+			}
+			if !regexp.MustCompile(`step=loop\[[0-2]\]\.b `).MatchString(buf.String()) {
+				t.Errorf("the panic line does not name the step loop[i].b:\n%s", buf.String())
 			}
 		})
 	}

@@ -132,18 +132,27 @@ func (st *State) CallFlow(ctx context.Context, name string, input map[string]any
 	}
 	prefix := st.path
 	if st.cur != nil {
-		prefix = st.cur.Path + ">" + name + "."
+		prefix = st.stepPath(st.cur) + ">" + name + "."
 	}
 	return st.r.runFlow(ctx, f, input, st.depth+1, prefix)
 }
 
 func (st *State) runStep(ctx context.Context, s *Step) (any, error) {
 	r := st.r
-	tr := &st.scratch // nobody keeps it: the next step of st reuses it
-	if r.opts.Trace || r.opts.OnStep != nil {
+	var tr *StepTrace
+	switch {
+	case r.opts.Trace || r.opts.OnStep != nil:
 		tr = new(StepTrace)
+		*tr = StepTrace{Path: st.path + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
+	case r.log.Enabled(ctx, slog.LevelDebug):
+		tr = &st.scratch
+		*tr = StepTrace{Path: st.path + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
+	default:
+		// Nobody sees this trace: the next step of st reuses it, and it has neither path (see
+		// stepPath) nor times.
+		tr = &st.scratch
+		*tr = StepTrace{ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest}
 	}
-	*tr = StepTrace{Path: st.path + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
 	if r.opts.Trace {
 		r.mu.Lock()
 		r.trace = append(r.trace, tr)
@@ -179,7 +188,7 @@ func (st *State) runStep(ctx context.Context, s *Step) (any, error) {
 			break
 		}
 		wait := backoff(s.Retry, attempt, err)
-		r.log.Warn("step failed, retrying", "step", tr.Path, "attempt", attempt, "wait", wait, "error", r.redact.Load().String(err.Error()))
+		r.log.Warn("step failed, retrying", "step", st.stepPath(tr), "attempt", attempt, "wait", wait, "error", r.redact.Load().String(err.Error()))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -230,7 +239,7 @@ func (st *State) attempt(ctx context.Context, s *Step, tr *StepTrace) (any, erro
 func (st *State) runBlock(ctx context.Context, b Block) (out any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			st.r.log.Error("panic in a step", "step", st.cur.Path, "panic", st.Redactor().String(fmt.Sprint(p)), "stack", string(debug.Stack()))
+			st.r.log.Error("panic in a step", "step", st.stepPath(st.cur), "panic", st.Redactor().String(fmt.Sprint(p)), "stack", string(debug.Stack()))
 			out, err = nil, &panicError{value: p}
 		}
 	}()
@@ -265,6 +274,9 @@ func (st *State) finish(tr *StepTrace, s *Step, out any, err error) error {
 }
 
 func (st *State) end(tr *StepTrace) {
+	if tr.Start.IsZero() {
+		return // nobody sees it
+	}
 	tr.Duration = time.Since(tr.Start)
 	if st.r.log.Enabled(context.Background(), slog.LevelDebug) {
 		st.r.log.Debug("step ended", "step", tr.Path, "block", tr.Block, "status", tr.Status, "duration", tr.Duration)
@@ -272,6 +284,15 @@ func (st *State) end(tr *StepTrace) {
 	if st.r.opts.OnStep != nil {
 		st.r.opts.OnStep(tr)
 	}
+}
+
+// stepPath is the path of the step of st whose trace is tr: tr.Path, or made now when the
+// trace has none, which spares a step that nobody sees making it.
+func (st *State) stepPath(tr *StepTrace) string {
+	if tr.Path != "" {
+		return tr.Path
+	}
+	return st.path + tr.ID
 }
 
 // continuable reports whether on_error: continue may swallow err: not a limit, not the run's

@@ -260,6 +260,10 @@ func (st *State) Bind(label string, names []string, values []any) *State {
 	c := st.child(label)
 	c.steps, c.vars, c.slots = st.steps, st.vars, st.slots
 	c.ev = st.ev
+	if len(names) == 0 {
+		c.env = st.env // the same names and values: a branch need not copy them
+		return c
+	}
 	c.bindEnv(st.env, names, values)
 	return c
 }
@@ -302,7 +306,7 @@ func (st *State) child(label string) *State {
 // childPath is the trace path prefix of the steps of a body of st's running step.
 func (st *State) childPath(label string) string {
 	if st.cur != nil {
-		return st.cur.Path + label + "."
+		return st.stepPath(st.cur) + label + "."
 	}
 	return st.path
 }
