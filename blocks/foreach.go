@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
@@ -150,25 +151,33 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 		}
 		return outs, nil
 	}
+	// One state per worker, forked here in the goroutine that owns st, reforked by the worker
+	// for each item it takes after its first. Items start in their order.
+	workers := min(b.concurrency, len(items))
+	var next atomic.Int64
+	next.Store(int64(workers))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(b.concurrency)
-	for i, item := range items {
-		if gctx.Err() != nil {
-			break // an iteration failed: start no more
-		}
-		// Fork here, in the goroutine that owns st, not in the worker.
-		sub := st.Fork(iterationLabel(i), names, []any{item, i})
+	for w := range workers {
+		sub := st.Fork(iterationLabel(w), names, []any{items[w], w})
 		g.Go(func() error {
-			if gctx.Err() != nil {
-				return context.Cause(gctx)
+			for i := w; i < len(items); i = int(next.Add(1) - 1) {
+				if gctx.Err() != nil {
+					return context.Cause(gctx) // an iteration failed: start no more
+				}
+				if i != w {
+					st.Refork(sub, iterationLabel(i), names, []any{items[i], i})
+				}
+				out, err := b.iterate(gctx, sub)
+				sub.Release()
+				if err != nil {
+					return err
+				}
+				outs[i] = out
+				if err := st.Hold(out); err != nil {
+					return err
+				}
 			}
-			out, err := b.iterate(gctx, sub)
-			sub.Release()
-			if err != nil {
-				return err
-			}
-			outs[i] = out
-			return st.Hold(out)
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {

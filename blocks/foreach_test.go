@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -78,6 +79,44 @@ flows:
 				t.Errorf("trace = %q, want %q", got, tt.trace)
 			}
 		})
+	}
+}
+
+// TestForeachConcurrentOutputsOwnVars: a worker of a loop with concurrency reuses its state for
+// the items it takes one after another; an iteration whose output is its vars keeps its own,
+// which the next item of the same worker does not change, and the loop's trace paths name each
+// item.
+func TestForeachConcurrentOutputsOwnVars(t *testing.T) {
+	a := ctlLoad(t, `app: t
+flows:
+  main:
+    steps:
+      - id: loop
+        foreach:
+          items: [1, 2, 3, 4, 5]
+          concurrency: 2
+          steps:
+            - id: x
+              set: {x: "{{ item }}", i: "{{ index }}"}
+          output: "{{ vars }}"
+`)
+	res, err := a.run("main", engine.Options{})
+	if err != "" {
+		t.Fatal(err)
+	}
+	var want []any
+	var trace []string
+	for i := range 5 {
+		want = append(want, map[string]any{"x": i + 1, "i": i})
+		trace = append(trace, fmt.Sprintf("loop[%d].x=ok", i))
+	}
+	if !reflect.DeepEqual(res.Output, want) {
+		t.Errorf("output = %v, want %v", res.Output, want)
+	}
+	got := ctlTrace(res)
+	slices.Sort(got)
+	if want := append([]string{"loop=ok"}, trace...); !reflect.DeepEqual(got, want) {
+		t.Errorf("trace = %q, want %q", got, want)
 	}
 }
 

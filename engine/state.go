@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -274,17 +275,26 @@ func (st *State) Bind(label string, names []string, values []any) *State {
 func (st *State) Fork(label string, names []string, values []any) *State {
 	c := st.child(label)
 	c.slots = &slots{}
-	c.steps = make(map[string]any, len(st.steps))
-	for k, v := range st.steps {
-		c.steps[k] = v
-	}
-	c.vars = make(map[string]any, len(st.vars))
-	for k, v := range st.vars {
-		c.vars[k] = v
-	}
+	c.steps, c.vars = maps.Clone(st.steps), maps.Clone(st.vars)
 	c.bindEnv(st.env, names, values)
 	c.ev = st.ev.Fork()
 	return c
+}
+
+// Refork makes sub, a state that st.Fork returned with the same names and that has been
+// released, the state of the next iteration: its own steps and vars seeded anew from st's,
+// names bound to values, label in the trace path. It reuses sub, its environment and its
+// evaluator, not the maps of steps and vars, which the output of the iteration before may
+// hold ({{ vars }}). Like Fork it reads st, which must not change meanwhile; unlike Fork it may
+// be called from the goroutine that runs sub.
+func (st *State) Refork(sub *State, label string, names []string, values []any) {
+	sub.path = st.childPath(label)
+	sub.cur = nil
+	sub.steps, sub.vars = maps.Clone(st.steps), maps.Clone(st.vars)
+	sub.env["steps"], sub.env["vars"] = sub.steps, sub.vars
+	for i, n := range names {
+		sub.env[n] = values[i]
+	}
 }
 
 // Rebind makes sub, a state that st.Bind returned with the same names and whose steps have
