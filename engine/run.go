@@ -27,7 +27,11 @@ func (p *Program) Run(ctx context.Context, name string, opts Options) (*Result, 
 	if r.log == nil {
 		r.log = discardLogger
 	}
-	r.redact.Store(opts.Redactor.With(append(vaultSecrets(opts.Vault), opts.Secrets...)...))
+	red := opts.Redactor
+	if len(opts.Vault)+len(opts.Secrets) > 0 {
+		red = red.With(append(vaultSecrets(opts.Vault), opts.Secrets...)...)
+	}
+	r.redact.Store(red)
 	r.app = p.appEnv
 	if opts.Trace {
 		r.trace = make([]*StepTrace, 0, len(f.Steps))
@@ -82,7 +86,12 @@ func (r *run) runFlow(ctx context.Context, f *Flow, given map[string]any, depth 
 		st := &State{r: r}
 		st.AddSecrets(secrets...)
 	}
-	st := &State{r: r, flow: f, steps: make(map[string]any, len(f.Steps)), vars: map[string]any{}, slots: &slots{}, depth: depth, path: path, nest: strings.Count(path, ".")}
+	fs := &struct { // one allocation for the two
+		st State
+		sl slots
+	}{}
+	st := &fs.st
+	*st = State{r: r, flow: f, steps: make(map[string]any, len(f.Steps)), vars: map[string]any{}, slots: &fs.sl, depth: depth, path: path, nest: strings.Count(path, ".")}
 	defer r.release(st.slots) // the flow's steps and vars go with it
 	st.env = map[string]any{
 		"input": in, "steps": st.steps, "vars": st.vars,
