@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/patchbay/patchbay/engine"
@@ -138,9 +137,9 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 		var sub *engine.State // one for all iterations, bound to each item in turn
 		for i, item := range items {
 			if sub == nil {
-				sub = st.Bind(iterationLabel(i), names, []any{item, i})
+				sub = st.Bind(engine.IterationLabel(i), names, []any{item, i})
 			} else {
-				st.Rebind(sub, iterationLabel(i), names, []any{item, i})
+				st.Rebind(sub, i, names, []any{item, i})
 			}
 			if outs[i], err = b.iterate(ctx, sub); err != nil {
 				return nil, err
@@ -158,14 +157,14 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 	next.Store(int64(workers))
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range workers {
-		sub := st.Fork(iterationLabel(w), names, []any{items[w], w})
+		sub := st.Fork(engine.IterationLabel(w), names, []any{items[w], w})
 		g.Go(func() error {
 			for i := w; i < len(items); i = int(next.Add(1) - 1) {
 				if gctx.Err() != nil {
 					return context.Cause(gctx) // an iteration failed: start no more
 				}
 				if i != w {
-					st.Refork(sub, iterationLabel(i), names, []any{items[i], i})
+					st.Refork(sub, engine.IterationLabel(i), names, []any{items[i], i})
 				}
 				out, err := b.iterate(gctx, sub)
 				sub.Release()
@@ -188,9 +187,6 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 	}
 	return outs, nil
 }
-
-// iterationLabel is the trace path label of iteration i: [2].
-func iterationLabel(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
 // iterate runs one iteration's steps and returns its output.
 func (b *Foreach) iterate(ctx context.Context, sub *engine.State) (any, error) {

@@ -139,7 +139,7 @@ func (st *State) CallFlow(ctx context.Context, name string, input map[string]any
 	if st.depth+1 > st.r.limits.MaxDepth {
 		return nil, &LimitError{Limit: "depth", Max: int64(st.r.limits.MaxDepth), What: fmt.Sprintf("call_flow %s nested too deep", name)}
 	}
-	prefix := st.path
+	prefix := st.prefix()
 	if st.cur != nil {
 		prefix = st.stepPath(st.cur) + ">" + name + "."
 	}
@@ -152,10 +152,10 @@ func (st *State) runStep(ctx context.Context, s *Step) (any, error) {
 	switch {
 	case r.opts.Trace || r.opts.OnStep != nil:
 		tr = new(StepTrace)
-		*tr = StepTrace{Path: st.path + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
+		*tr = StepTrace{Path: st.prefix() + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
 	case r.log.Enabled(ctx, slog.LevelDebug):
 		tr = &st.scratch
-		*tr = StepTrace{Path: st.path + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
+		*tr = StepTrace{Path: st.prefix() + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
 	default:
 		// Nobody sees this trace: the next step of st reuses it, and it has neither path (see
 		// stepPath) nor times.
@@ -301,7 +301,7 @@ func (st *State) stepPath(tr *StepTrace) string {
 	if tr.Path != "" {
 		return tr.Path
 	}
-	return st.path + tr.ID
+	return st.prefix() + tr.ID
 }
 
 // continuable reports whether on_error: continue may swallow err: not a limit, not the run's

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,7 +166,11 @@ type State struct {
 	held  atomic.Int64 // what the running step keeps, from Hold
 	depth int          // call_flow nesting
 	nest  int          // block nesting, for the trace
-	path  string       // prefix of the trace path of the steps run here
+	path  string       // prefix of the trace path of the steps run here; see prefix
+	// up, when set, is the state whose running step's body this is, as iteration index of a
+	// loop: path is not made yet.
+	up    *State
+	index int
 	cur   *StepTrace
 	// scratch is the trace of the step running here when the run keeps none and gives none to
 	// OnStep: a run's steps then allocate none.
@@ -298,11 +303,12 @@ func (st *State) Refork(sub *State, label string, names []string, values []any) 
 }
 
 // Rebind makes sub, a state that st.Bind returned with the same names and whose steps have
-// run, the state of the next iteration: names bound to values, label in the trace path. It
-// reuses sub and its environment, where Bind would copy st's environment again; what st's
-// environment holds does not change while its step runs.
-func (st *State) Rebind(sub *State, label string, names []string, values []any) {
-	sub.path = st.childPath(label)
+// run, the state of iteration index of a loop: names bound to values, IterationLabel(index) in
+// the trace path. It reuses sub and its environment, where Bind would copy st's environment
+// again; what st's environment holds does not change while its step runs. The trace path is
+// made only when a trace or a log line needs it.
+func (st *State) Rebind(sub *State, index int, names []string, values []any) {
+	sub.up, sub.index = st, index
 	sub.cur = nil
 	for i, n := range names {
 		sub.env[n] = values[i]
@@ -318,8 +324,22 @@ func (st *State) childPath(label string) string {
 	if st.cur != nil {
 		return st.stepPath(st.cur) + label + "."
 	}
+	return st.prefix()
+}
+
+// prefix returns the trace path prefix of the steps run here, made now if Rebind left it to
+// be. A state that Fork copies, or whose steps' paths its forks read, has made it: Fork calls
+// it in the goroutine that owns st.
+func (st *State) prefix() string {
+	if st.up != nil {
+		st.path = st.up.childPath(IterationLabel(st.index))
+		st.up = nil
+	}
 	return st.path
 }
+
+// IterationLabel is the trace path label of iteration i of a loop: [2].
+func IterationLabel(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
 func (st *State) bindEnv(parent map[string]any, names []string, values []any) {
 	env := make(map[string]any, len(parent)+len(names))
