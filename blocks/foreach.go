@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
@@ -138,9 +139,15 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 		return nil, err
 	}
 	outs := make([]any, len(items))
+	names := []string{b.as, b.indexAs}
 	if b.concurrency <= 1 {
+		var sub *engine.State // one for all iterations, bound to each item in turn
 		for i, item := range items {
-			sub := st.Bind(fmt.Sprintf("[%d]", i), []string{b.as, b.indexAs}, []any{item, i})
+			if sub == nil {
+				sub = st.Bind(engine.IterationLabel(i), names, []any{item, i})
+			} else {
+				st.Rebind(sub, i, names, []any{item, i})
+			}
 			if outs[i], err = b.iterate(ctx, sub); err != nil {
 				return nil, err
 			}
@@ -150,25 +157,33 @@ func (b *Foreach) Run(ctx context.Context, st *engine.State) (any, error) {
 		}
 		return outs, nil
 	}
+	// One state per worker, forked here in the goroutine that owns st, reforked by the worker
+	// for each item it takes after its first. Items start in their order.
+	workers := min(b.concurrency, len(items))
+	var next atomic.Int64
+	next.Store(int64(workers))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(b.concurrency)
-	for i, item := range items {
-		if gctx.Err() != nil {
-			break // an iteration failed: start no more
-		}
-		// Fork here, in the goroutine that owns st, not in the worker.
-		sub := st.Fork(fmt.Sprintf("[%d]", i), []string{b.as, b.indexAs}, []any{item, i})
+	for w := range workers {
+		sub := st.Fork(engine.IterationLabel(w), names, []any{items[w], w})
 		g.Go(func() error {
-			if gctx.Err() != nil {
-				return context.Cause(gctx)
+			for i := w; i < len(items); i = int(next.Add(1) - 1) {
+				if gctx.Err() != nil {
+					return context.Cause(gctx) // an iteration failed: start no more
+				}
+				if i != w {
+					st.Refork(sub, engine.IterationLabel(i), names, []any{items[i], i})
+				}
+				out, err := b.iterate(gctx, sub)
+				sub.Release()
+				if err != nil {
+					return err
+				}
+				outs[i] = out
+				if err := st.Hold(out); err != nil {
+					return err
+				}
 			}
-			out, err := b.iterate(gctx, sub)
-			sub.Release()
-			if err != nil {
-				return err
-			}
-			outs[i] = out
-			return st.Hold(out)
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {

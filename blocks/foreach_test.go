@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -76,6 +77,44 @@ flows:
 				t.Errorf("trace = %q, want %q", got, tt.trace)
 			}
 		})
+	}
+}
+
+// TestForeachConcurrentOutputsOwnVars: a worker of a loop with concurrency reuses its state for
+// the items it takes one after another; an iteration whose output is its vars keeps its own,
+// which the next item of the same worker does not change, and the loop's trace paths name each
+// item.
+func TestForeachConcurrentOutputsOwnVars(t *testing.T) {
+	a := ctlLoad(t, `app: t
+flows:
+  main:
+    steps:
+      - id: loop
+        foreach:
+          items: [1, 2, 3, 4, 5]
+          concurrency: 2
+          steps:
+            - id: x
+              set: {x: "{{ item }}", i: "{{ index }}"}
+          output: "{{ vars }}"
+`)
+	res, err := a.run("main", engine.Options{})
+	if err != "" {
+		t.Fatal(err)
+	}
+	var want []any
+	var trace []string
+	for i := range 5 {
+		want = append(want, map[string]any{"x": i + 1, "i": i})
+		trace = append(trace, fmt.Sprintf("loop[%d].x=ok", i))
+	}
+	if !reflect.DeepEqual(res.Output, want) {
+		t.Errorf("output = %v, want %v", res.Output, want)
+	}
+	got := ctlTrace(res)
+	slices.Sort(got)
+	if want := append([]string{"loop=ok"}, trace...); !reflect.DeepEqual(got, want) {
+		t.Errorf("trace = %q, want %q", got, want)
 	}
 }
 
@@ -309,14 +348,20 @@ flows:
             - id: b
               on_error: continue
               boom: {}
+              when: "{{ item == 3 }}"
 `, conc), panicType)
 			var buf bytes.Buffer
-			_, err := a.run("main", engine.Options{Logger: ctlLogger(&buf, slog.LevelError)})
-			if want := `app.yaml:10:15: step "b" (boom): internal error: boom`; err != want {
+			// Without Options.Trace, as a run kept by no one: its step paths are made only when a
+			// line needs one.
+			_, runErr := a.prog.Run(context.Background(), "main", engine.Options{Logger: ctlLogger(&buf, slog.LevelError)})
+			if want, err := `app.yaml:10:15: step "b" (boom): internal error: boom`, a.rel(runErr); err != want {
 				t.Errorf("error:\n%s\nwant:\n%s", err, want)
 			}
 			if !strings.Contains(buf.String(), `msg="panic in a step"`) || !strings.Contains(buf.String(), "foreach_test.go") {
 				t.Errorf("log has no panic line with the stack:\n%s", buf.String())
+			}
+			if !strings.Contains(buf.String(), "step=loop[2].b ") {
+				t.Errorf("the panic line does not name the step loop[2].b:\n%s", buf.String())
 			}
 		})
 	}

@@ -86,7 +86,8 @@ func (r *run) room(old int64) int64 { return r.limits.MaxOutputBytes - r.live.Lo
 // release stops counting what sl held: its flow or iteration has ended.
 func (r *run) release(sl *slots) {
 	r.live.Add(-sl.total)
-	*sl = slots{}
+	clear(sl.steps) // kept for the iteration that reuses sl (Refork)
+	*sl = slots{steps: sl.steps}
 }
 
 // checkLive fails when the run holds, or has held, more than its limit.

@@ -27,7 +27,11 @@ func (p *Program) Run(ctx context.Context, name string, opts Options) (*Result, 
 	if r.log == nil {
 		r.log = discardLogger
 	}
-	r.redact.Store(opts.Redactor.With(append(vaultSecrets(opts.Vault), opts.Secrets...)...))
+	red := opts.Redactor
+	if len(opts.Vault)+len(opts.Secrets) > 0 {
+		red = red.With(append(vaultSecrets(opts.Vault), opts.Secrets...)...)
+	}
+	r.redact.Store(red)
 	r.app = p.appEnv
 	if opts.Trace {
 		r.trace = make([]*StepTrace, 0, len(f.Steps))
@@ -82,7 +86,12 @@ func (r *run) runFlow(ctx context.Context, f *Flow, given map[string]any, depth 
 		st := &State{r: r}
 		st.AddSecrets(secrets...)
 	}
-	st := &State{r: r, flow: f, steps: make(map[string]any, len(f.Steps)), vars: map[string]any{}, slots: &slots{}, depth: depth, path: path, nest: strings.Count(path, ".")}
+	fs := &struct { // one allocation for the two
+		st State
+		sl slots
+	}{}
+	st := &fs.st
+	*st = State{r: r, flow: f, steps: make(map[string]any, len(f.Steps)), vars: map[string]any{}, slots: &fs.sl, depth: depth, path: path, nest: strings.Count(path, ".")}
 	defer r.release(st.slots) // the flow's steps and vars go with it
 	st.env = map[string]any{
 		"input": in, "steps": st.steps, "vars": st.vars,
@@ -130,20 +139,29 @@ func (st *State) CallFlow(ctx context.Context, name string, input map[string]any
 	if st.depth+1 > st.r.limits.MaxDepth {
 		return nil, &LimitError{Limit: "depth", Max: int64(st.r.limits.MaxDepth), What: fmt.Sprintf("call_flow %s nested too deep", name)}
 	}
-	prefix := st.path
+	prefix := st.prefix()
 	if st.cur != nil {
-		prefix = st.cur.Path + ">" + name + "."
+		prefix = st.stepPath(st.cur) + ">" + name + "."
 	}
 	return st.r.runFlow(ctx, f, input, st.depth+1, prefix)
 }
 
 func (st *State) runStep(ctx context.Context, s *Step) (any, error) {
 	r := st.r
-	tr := &st.scratch // nobody keeps it: the next step of st reuses it
-	if r.opts.Trace || r.opts.OnStep != nil {
+	var tr *StepTrace
+	switch {
+	case r.opts.Trace || r.opts.OnStep != nil:
 		tr = new(StepTrace)
+		*tr = StepTrace{Path: st.prefix() + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
+	case r.log.Enabled(ctx, slog.LevelDebug):
+		tr = &st.scratch
+		*tr = StepTrace{Path: st.prefix() + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
+	default:
+		// Nobody sees this trace: the next step of st reuses it, and it has neither path (see
+		// stepPath) nor times.
+		tr = &st.scratch
+		*tr = StepTrace{ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest}
 	}
-	*tr = StepTrace{Path: st.path + s.ID, ID: s.ID, Block: s.Kind, Pos: s.Pos, Depth: st.nest, Start: time.Now()}
 	if r.opts.Trace {
 		r.mu.Lock()
 		r.trace = append(r.trace, tr)
@@ -179,7 +197,7 @@ func (st *State) runStep(ctx context.Context, s *Step) (any, error) {
 			break
 		}
 		wait := backoff(s.Retry, attempt, err)
-		r.log.Warn("step failed, retrying", "step", tr.Path, "attempt", attempt, "wait", wait, "error", r.redact.Load().String(err.Error()))
+		r.log.Warn("step failed, retrying", "step", st.stepPath(tr), "attempt", attempt, "wait", wait, "error", r.redact.Load().String(err.Error()))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -230,7 +248,7 @@ func (st *State) attempt(ctx context.Context, s *Step, tr *StepTrace) (any, erro
 func (st *State) runBlock(ctx context.Context, b Block) (out any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			st.r.log.Error("panic in a step", "step", st.cur.Path, "panic", st.Redactor().String(fmt.Sprint(p)), "stack", string(debug.Stack()))
+			st.r.log.Error("panic in a step", "step", st.stepPath(st.cur), "panic", st.Redactor().String(fmt.Sprint(p)), "stack", string(debug.Stack()))
 			out, err = nil, &panicError{value: p}
 		}
 	}()
@@ -265,6 +283,9 @@ func (st *State) finish(tr *StepTrace, s *Step, out any, err error) error {
 }
 
 func (st *State) end(tr *StepTrace) {
+	if tr.Start.IsZero() {
+		return // nobody sees it
+	}
 	tr.Duration = time.Since(tr.Start)
 	if st.r.log.Enabled(context.Background(), slog.LevelDebug) {
 		st.r.log.Debug("step ended", "step", tr.Path, "block", tr.Block, "status", tr.Status, "duration", tr.Duration)
@@ -272,6 +293,15 @@ func (st *State) end(tr *StepTrace) {
 	if st.r.opts.OnStep != nil {
 		st.r.opts.OnStep(tr)
 	}
+}
+
+// stepPath is the path of the step of st whose trace is tr: tr.Path, or made now when the
+// trace has none, which spares a step that nobody sees making it.
+func (st *State) stepPath(tr *StepTrace) string {
+	if tr.Path != "" {
+		return tr.Path
+	}
+	return st.prefix() + tr.ID
 }
 
 // continuable reports whether on_error: continue may swallow err: not a limit, not the run's

@@ -3,7 +3,9 @@ package engine
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,7 +166,11 @@ type State struct {
 	held  atomic.Int64 // what the running step keeps, from Hold
 	depth int          // call_flow nesting
 	nest  int          // block nesting, for the trace
-	path  string       // prefix of the trace path of the steps run here
+	path  string       // prefix of the trace path of the steps run here; see prefix
+	// up, when set, is the state whose running step's body this is, as iteration index of a
+	// loop: path is not made yet.
+	up    *State
+	index int
 	cur   *StepTrace
 	// scratch is the trace of the step running here when the run keeps none and gives none to
 	// OnStep: a run's steps then allocate none.
@@ -260,6 +266,10 @@ func (st *State) Bind(label string, names []string, values []any) *State {
 	c := st.child(label)
 	c.steps, c.vars, c.slots = st.steps, st.vars, st.slots
 	c.ev = st.ev
+	if len(names) == 0 {
+		c.env = st.env // the same names and values: a branch need not copy them
+		return c
+	}
 	c.bindEnv(st.env, names, values)
 	return c
 }
@@ -270,26 +280,66 @@ func (st *State) Bind(label string, names []string, values []any) *State {
 func (st *State) Fork(label string, names []string, values []any) *State {
 	c := st.child(label)
 	c.slots = &slots{}
-	c.steps = make(map[string]any, len(st.steps))
-	for k, v := range st.steps {
-		c.steps[k] = v
-	}
-	c.vars = make(map[string]any, len(st.vars))
-	for k, v := range st.vars {
-		c.vars[k] = v
-	}
+	c.steps, c.vars = maps.Clone(st.steps), maps.Clone(st.vars)
 	c.bindEnv(st.env, names, values)
 	c.ev = st.ev.Fork()
 	return c
 }
 
-func (st *State) child(label string) *State {
-	prefix := st.path
-	if st.cur != nil {
-		prefix = st.cur.Path + label + "."
+// Refork makes sub, a state that st.Fork returned with the same names and that has been
+// released, the state of the next iteration: its own steps and vars seeded anew from st's,
+// names bound to values, label in the trace path. It reuses sub, its environment and its
+// evaluator, not the maps of steps and vars, which the output of the iteration before may
+// hold ({{ vars }}). Like Fork it reads st, which must not change meanwhile; unlike Fork it may
+// be called from the goroutine that runs sub.
+func (st *State) Refork(sub *State, label string, names []string, values []any) {
+	sub.path = st.childPath(label)
+	sub.cur = nil
+	sub.steps, sub.vars = maps.Clone(st.steps), maps.Clone(st.vars)
+	sub.env["steps"], sub.env["vars"] = sub.steps, sub.vars
+	for i, n := range names {
+		sub.env[n] = values[i]
 	}
-	return &State{r: st.r, flow: st.flow, depth: st.depth, nest: st.nest + 1, path: prefix}
 }
+
+// Rebind makes sub, a state that st.Bind returned with the same names and whose steps have
+// run, the state of iteration index of a loop: names bound to values, IterationLabel(index) in
+// the trace path. It reuses sub and its environment, where Bind would copy st's environment
+// again; what st's environment holds does not change while its step runs. The trace path is
+// made only when a trace or a log line needs it.
+func (st *State) Rebind(sub *State, index int, names []string, values []any) {
+	sub.up, sub.index = st, index
+	sub.cur = nil
+	for i, n := range names {
+		sub.env[n] = values[i]
+	}
+}
+
+func (st *State) child(label string) *State {
+	return &State{r: st.r, flow: st.flow, depth: st.depth, nest: st.nest + 1, path: st.childPath(label)}
+}
+
+// childPath is the trace path prefix of the steps of a body of st's running step.
+func (st *State) childPath(label string) string {
+	if st.cur != nil {
+		return st.stepPath(st.cur) + label + "."
+	}
+	return st.prefix()
+}
+
+// prefix returns the trace path prefix of the steps run here, made now if Rebind left it to
+// be. A state that Fork copies, or whose steps' paths its forks read, has made it: Fork calls
+// it in the goroutine that owns st.
+func (st *State) prefix() string {
+	if st.up != nil {
+		st.path = st.up.childPath(IterationLabel(st.index))
+		st.up = nil
+	}
+	return st.path
+}
+
+// IterationLabel is the trace path label of iteration i of a loop: [2].
+func IterationLabel(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
 func (st *State) bindEnv(parent map[string]any, names []string, values []any) {
 	env := make(map[string]any, len(parent)+len(names))
