@@ -16,14 +16,15 @@ var rules = []struct {
 	pkg       string
 	forbidden []string
 }{
-	{"flows", []string{"engine", "blocks", "connections", "store", "server", "cmd"}},
-	{"engine", []string{"blocks", "connections", "store", "server", "cmd"}},
-	{"blocks", []string{"store", "server", "cmd"}},
-	{"connections", []string{"blocks", "store", "server", "cmd"}},
+	{"flows", []string{"engine", "blocks", "connections", "automations", "store", "server", "cmd"}},
+	{"engine", []string{"blocks", "connections", "automations", "store", "server", "cmd"}},
+	{"blocks", []string{"connections", "automations", "store", "server", "cmd"}},
+	{"connections", []string{"blocks", "automations", "store", "server", "cmd"}},
+	{"automations", []string{"blocks", "store", "server", "cmd"}},
 	{"store", []string{"blocks", "server", "cmd"}},
-	{"server", []string{"cmd"}},
+	{"server", []string{"blocks", "store", "cmd"}},
 	// The outbound network policy is a leaf: cmd and a server build their clients with it.
-	{"internal/netpolicy", []string{"flows", "engine", "blocks", "connections", "store", "server", "cmd"}},
+	{"internal/netpolicy", []string{"flows", "engine", "blocks", "connections", "automations", "store", "server", "cmd"}},
 }
 
 // Only the store speaks SQL: the SQLite driver is imported by store/sqlite alone.
