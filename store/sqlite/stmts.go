@@ -17,10 +17,10 @@ const (
 )
 
 // hotQueries are prepared once per connection of the write pool and kept (Store.stmt), not
-// parsed again in every transaction: parsing ClaimRuns' UPDATE takes longer than running it
-// on a short queue (about 44 µs against a few), ClaimDue's query about 24 µs.
+// parsed again in every transaction: parsing ClaimRuns' query takes longer than running it on a
+// short queue, ClaimDue's query about 24 µs.
 var hotQueries = []string{
-	insertRunSQL, insertRunSQL + onConflictIgnore, finishSQL, claimRunsSQL, claimDueSQL, expiredSQL,
+	insertRunSQL, insertRunSQL + onConflictIgnore, finishSQL, claimableSQL, claimSQL, claimDueSQL, expiredSQL,
 	moveSlotSQL, interruptSQL, seenAgainSQL, seenAddSQL,
 }
 
