@@ -119,6 +119,46 @@ func testHistory(t *testing.T, open Opener) {
 		wantIDs(t, "b's runs after pruning", listOf(t, st, b), bs[1], bs[0])
 	})
 
+	t.Run("prune repeated until it returns less than batch leaves no run past the limits", func(t *testing.T) {
+		st := open(t)
+		as := []*automations.Automation{scheduled(t, st, "a", at(0)), scheduled(t, st, "b", at(0)), scheduled(t, st, "c", at(0))}
+		var i int
+		add := func(n int) {
+			for _, a := range as {
+				for range n {
+					i++
+					r := run(a, time.Time{}, at(time.Duration(i)*time.Second))
+					r.Status = automations.StatusSkipped
+					enqueue(t, st, r)
+				}
+			}
+		}
+		add(4)
+		for range 4 { // part of the way, then more runs arrive
+			if n, err := st.PruneRuns(t.Context(), 2, time.Time{}, 1); err != nil || n != 1 {
+				t.Fatalf("PruneRuns(keep 2, batch 1) = %d, %v; want 1", n, err)
+			}
+		}
+		add(3)
+		for calls := 0; ; calls++ {
+			n, err := st.PruneRuns(t.Context(), 2, time.Time{}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n < 1 {
+				break
+			}
+			if calls > 20 {
+				t.Fatalf("PruneRuns keeps deleting")
+			}
+		}
+		for _, a := range as {
+			if got := listOf(t, st, a); len(got) != 2 {
+				t.Errorf("%s has %d runs after pruning, want its newest 2", a.Name, len(got))
+			}
+		}
+	})
+
 	t.Run("prune deletes ended runs older than before", func(t *testing.T) {
 		st := open(t)
 		a := scheduled(t, st, "a", at(0))

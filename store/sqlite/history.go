@@ -2,11 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/patchbay/patchbay/automations"
 )
@@ -17,14 +14,6 @@ const maxListRuns = 1000
 // Queries of the history; TestQueryPlans holds them to their indexes.
 const (
 	queueDepthSQL = `SELECT count(*) FROM runs WHERE status IN ('queued', 'running') AND status = 'queued'`
-	// pruneSQL finds ended runs past the newest keep of their automation (rank; -1: none is)
-	// or queued before a time, ranking along runs_by_automation with no sort.
-	pruneSQL = `SELECT id FROM (
-			SELECT id, status, queued_at,
-				row_number() OVER (PARTITION BY automation_id ORDER BY queued_at DESC, id DESC) AS n
-			FROM runs)
-		WHERE status NOT IN ('queued', 'running') AND ((? > 0 AND n > ?) OR queued_at < ?)
-		LIMIT ?`
 )
 
 // Run returns the run with id, with its steps and output.
@@ -101,55 +90,4 @@ func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("queue depth: %w", err)
 	}
 	return n, nil
-}
-
-// PruneRuns deletes up to batch ended runs past the limits; see automations.Store. keep <= 0
-// keeps any number and a zero before any age. It finds them in a read transaction, which
-// holds no lock under WAL, ranking each automation's runs newest first along
-// runs_by_automation, and deletes them by id in a short immediate one. Ended runs do not
-// change, and a run found deletable stays so (runs added later are newer), so nothing is lost
-// between the two.
-func (s *Store) PruneRuns(ctx context.Context, keep int, before time.Time, batch int) (int, error) {
-	if batch <= 0 || (keep <= 0 && before.IsZero()) {
-		return 0, nil
-	}
-	rank := keep
-	if rank <= 0 {
-		rank = -1 // no rank is past it
-	}
-	rows, err := s.r.QueryContext(ctx, pruneSQL, rank, rank, nullTime(before), batch)
-	if err != nil {
-		return 0, fmt.Errorf("prune runs: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("prune runs: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(ids) == 0 {
-		return 0, err
-	}
-	list, err := json.Marshal(ids)
-	if err != nil {
-		return 0, fmt.Errorf("prune runs: %w", err)
-	}
-	var n int64
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))
-			AND status NOT IN ('queued', 'running')`, string(list))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("prune runs: %w", err)
-	}
-	return int(n), nil
 }

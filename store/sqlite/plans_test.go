@@ -28,8 +28,9 @@ func TestQueryPlans(t *testing.T) {
 		{"QueueDepth", queueDepthSQL, []string{"SEARCH runs USING COVERING INDEX runs_open (status=?)"}},
 		{"Runs of an automation", runsOf, []string{"SEARCH runs USING INDEX runs_by_automation (automation_id=? AND (queued_at,id)<(?,?))"}},
 		{"Runs of a workspace", runsAll, []string{"SEARCH runs USING INDEX runs_by_workspace (workspace=? AND (queued_at,id)<(?,?))"}},
-		// Retention ranks every run, but along the index, without sorting them.
-		{"PruneRuns", pruneSQL, []string{"SCAN runs USING INDEX runs_by_automation"}},
+		// Retention ranks runs along the index from where it stopped, without sorting them.
+		{"PruneRuns from", pruneFromSQL, []string{"SEARCH runs USING INDEX runs_by_automation (automation_id>?)"}},
+		{"PruneRuns to", pruneToSQL, []string{"SEARCH runs USING INDEX runs_by_automation (automation_id<?)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := make([]any, strings.Count(c.query, "?"))

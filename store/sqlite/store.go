@@ -45,6 +45,9 @@ type Store struct {
 	key keys.Key // seals with key.ID(); opens values sealed under any key of its ring
 
 	stmts map[string]*sql.Stmt // hotQueries, prepared on the write pool; read-only after Open
+
+	pruneMu   sync.Mutex
+	pruneFrom string // the automation where PruneRuns goes on; "" for the first
 }
 
 type config struct {
