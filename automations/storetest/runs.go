@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,23 @@ func testRuns(t *testing.T, open Opener) {
 		}
 		if n := len(listOf(t, st, a)); n != 1 {
 			t.Errorf("%d runs after a failed EnqueueRuns, want 1 (none of the batch)", n)
+		}
+	})
+
+	t.Run("enqueue a running run, ended by its node", func(t *testing.T) {
+		st := open(t)
+		a := scheduled(t, st, "a", at(0))
+		r := run(a, time.Time{}, at(0))
+		r.Status, r.Node, r.LeaseExpires, r.StartedAt = automations.StatusRunning, "n1", at(lease), at(0)
+		enqueue(t, st, r)
+		got := getRun(t, st, r.ID)
+		if got.Status != automations.StatusRunning || got.Node != "n1" || !got.LeaseExpires.Equal(at(lease)) || !got.StartedAt.Equal(at(0)) {
+			t.Fatalf("stored %+v, want running for n1 with its lease", got)
+		}
+		wantIDs(t, "ClaimRuns", claimRuns(t, st, "n2", at(0), 10))
+		finish(t, st, "n1", r, at(time.Second))
+		if got := getRun(t, st, r.ID).Status; got != automations.StatusSucceeded {
+			t.Errorf("ended run is %s, want succeeded", got)
 		}
 	})
 
@@ -170,9 +188,7 @@ func testRuns(t *testing.T, open Opener) {
 		err = st.FinishRuns(t.Context(), "n1",
 			[]*automations.Run{finished(lost, automations.StatusFailed, end), finished(kept, automations.StatusSucceeded, end), finished(taken, automations.StatusSucceeded, end)},
 			[]*automations.Run{retry, nil, nil})
-		if !errors.Is(err, automations.ErrLeaseLost) || !strings.Contains(err.Error(), lost.ID) || !strings.Contains(err.Error(), taken.ID) {
-			t.Fatalf("FinishRuns = %v, want ErrLeaseLost naming %s and %s", err, lost.ID, taken.ID)
-		}
+		wantLost(t, "FinishRuns", err, lost, taken)
 		if got := getRun(t, st, lost.ID).Status; got != automations.StatusInterrupted {
 			t.Errorf("lost run is %s, want interrupted, left as it was", got)
 		}
@@ -254,6 +270,21 @@ func finish(t *testing.T, st automations.Store, node string, r *automations.Run,
 	t.Helper()
 	if err := st.FinishRuns(t.Context(), node, []*automations.Run{finished(r, automations.StatusSucceeded, end)}, nil); err != nil {
 		t.Fatalf("FinishRuns(%s): %v", r.ID, err)
+	}
+}
+
+// wantLost fails unless err is a *LeaseLostError for node n1 naming runs, in order, that is
+// ErrLeaseLost and says their IDs.
+func wantLost(t *testing.T, what string, err error, runs ...*automations.Run) {
+	t.Helper()
+	var lost *automations.LeaseLostError
+	if !errors.As(err, &lost) || !errors.Is(err, automations.ErrLeaseLost) || lost.Node != "n1" || !slices.Equal(lost.IDs, ids(runs)) {
+		t.Fatalf("%s = %v, want a *LeaseLostError of n1 naming %v", what, err, ids(runs))
+	}
+	for _, r := range runs {
+		if !strings.Contains(err.Error(), r.ID) {
+			t.Errorf("%s = %q, want it to name %s", what, err, r.ID)
+		}
 	}
 }
 

@@ -61,7 +61,7 @@ func (s *Store) FinishPoll(ctx context.Context, node string, poll *automations.R
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if lost {
-		return nil, fmt.Errorf("%s: %w", op, leaseLost(node, []string{poll.ID}))
+		return nil, fmt.Errorf("%s: %w", op, &automations.LeaseLostError{Node: node, IDs: []string{poll.ID}})
 	}
 	return runs, nil
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/automations"
@@ -227,11 +226,6 @@ func finishRun(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, node string, r *
 	return false, err == nil, err
 }
 
-// leaseLost is FinishRuns' error for the runs in ids.
-func leaseLost(node string, ids []string) error {
-	return fmt.Errorf("run %s no longer running for %s: %w", strings.Join(ids, ", "), node, automations.ErrLeaseLost)
-}
-
 // FinishRuns saves the end of runs and records their retries in one immediate transaction,
 // with one prepared statement for each; see automations.Store. A run that is gone (its
 // automation was deleted) finishes without a record and without an error.
@@ -266,7 +260,7 @@ func (s *Store) FinishRuns(ctx context.Context, node string, runs []*automations
 		return fmt.Errorf("finish %d runs of %s: %w", len(runs), node, err)
 	}
 	if len(lost) > 0 {
-		return fmt.Errorf("finish runs: %w", leaseLost(node, lost))
+		return fmt.Errorf("finish runs: %w", &automations.LeaseLostError{Node: node, IDs: lost})
 	}
 	return nil
 }
