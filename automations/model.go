@@ -47,7 +47,7 @@ const (
 // (and cached by ID and Version) wherever its spec is needed; the columns beside it are what
 // the store must query without parsing it.
 type Automation struct {
-	ID        string // 16 random bytes, hex; set by ApplyAutomation on create
+	ID        string // 16 bytes, hex, unique (a store may make them time-ordered); set by ApplyAutomation on create
 	Workspace string
 	Name      string // unique per workspace
 	File      string // the file it was applied from, for positions in errors

@@ -86,7 +86,7 @@ func (s *Store) ApplyAutomation(ctx context.Context, a *automations.Automation) 
 	create := errors.Is(err, sql.ErrNoRows)
 	switch {
 	case create:
-		id, version, created = newID(), 1, formatTime(now)
+		id, version, created = orderedID(), 1, formatTime(now)
 	case err != nil:
 		return false, fmt.Errorf("%s: %w", op, err)
 	default:

@@ -34,7 +34,7 @@ func seed(b *testing.B, s *Store, n int) []string {
 	ids := make([]string, n)
 	now := formatTime(benchStart)
 	for i := range n {
-		ids[i] = newID()
+		ids[i] = orderedID()
 		name := fmt.Sprintf("auto-%06d", i)
 		src := "name: " + name + "\ntrigger:\n  schedule: {cron: \"@every 1m\"}\nactions:\n  - {id: a, app: tools, flow: set}\n"
 		next := benchStart.Add(time.Duration(i) * time.Minute / time.Duration(n))

@@ -75,12 +75,13 @@ const insertRunSQL = `INSERT INTO runs (` + runCols + `)
 
 const onConflictIgnore = ` ON CONFLICT DO NOTHING`
 
-// runID returns a new run ID: 16 bytes, hex, the first 8 the wall clock's nanoseconds and the
-// others random. Runs are recorded in about the order of time, so their IDs land at the end of
-// the primary key's index rather than on random pages of it: a batch of 64 runs writes a few
-// pages of that index, not 64 (BenchmarkEnqueueRuns/64 at 64,000 runs: 75 µs a run with 16
-// random bytes, 30 µs with these).
-func runID() string {
+// orderedID returns a new ID of a run or an automation: 16 bytes, hex, the first 8 the wall
+// clock's nanoseconds and the others random. Rows are recorded in about the order of time, so
+// their IDs land at the end of the primary key's index rather than on random pages of it: a
+// batch of 64 runs writes a few pages of that index, not 64 (BenchmarkEnqueueRuns/64 at
+// 64,000 runs: 75 µs a run with 16 random bytes, 30 µs with these; BenchmarkApplyAutomation/add
+// at 100,000: 175 -> 135 µs).
+func orderedID() string {
 	b := make([]byte, 16)
 	binary.BigEndian.PutUint64(b, uint64(time.Now().UnixNano()))
 	rand.Read(b[8:])
@@ -91,7 +92,7 @@ func runID() string {
 // QueuedAt (with now) when empty, and reports whether a row was inserted.
 func insertRun(ctx context.Context, stmt *sql.Stmt, r *automations.Run, now time.Time) (bool, error) {
 	if r.ID == "" {
-		r.ID = runID()
+		r.ID = orderedID()
 	}
 	if r.QueuedAt.IsZero() {
 		r.QueuedAt = now
