@@ -50,10 +50,8 @@ CREATE TABLE runs (
 	output        BLOB                        -- JSON, redacted
 ) STRICT;
 
--- A slot runs at most once, whatever happens. Slot first: the slots claimed together are
--- near in time, so their entries share the index's last pages, where (automation_id, slot)
--- would write a random page of it for each.
-CREATE UNIQUE INDEX runs_by_slot ON runs (slot, automation_id) WHERE slot IS NOT NULL;
+-- A slot runs at most once, whatever happens.
+CREATE UNIQUE INDEX runs_by_slot ON runs (automation_id, slot) WHERE slot IS NOT NULL;
 -- An automation's history (Runs, LastRun, PruneRuns), newest first.
 CREATE INDEX runs_by_automation ON runs (automation_id, queued_at DESC, id DESC);
 -- A workspace's history (Runs without an automation), newest first.
