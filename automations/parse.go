@@ -3,6 +3,7 @@ package automations
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -47,7 +48,7 @@ var triggerMembers = []string{"item", "time"}
 
 // Parse parses an automation file and checks it against the apps of cat: every app, flow,
 // connection and input it names, every template compiled. Every problem is reported in one
-// sorted flows.ErrorList, each at file:line:col.
+// sorted flows.ErrorList, each at file:line:col. cat must not be nil.
 func Parse(file string, src []byte, cat Catalog) (*Spec, error) {
 	if len(src) > flows.MaxFileSize {
 		return nil, flows.ErrorList{{Pos: flows.Pos{File: file, Line: 1, Col: 1}, Msg: fmt.Sprintf("file is %d bytes, more than the limit of %d", len(src), flows.MaxFileSize)}}
@@ -112,18 +113,30 @@ type parser struct {
 
 func (p *parser) pos(n *yaml.Node) flows.Pos { return flows.NodePos(p.file, n) }
 
-// name reads a name of an automation, a workspace or a connection: letters, digits, - and _.
+// name reads the name of an automation or a workspace: letters, digits, - and _, not starting
+// with - (it would read as a flag on a command line).
 func (p *parser) name(n *yaml.Node, what string) string {
+	return p.checked(n, what, nameRE.MatchString, "letters, digits, - and _, not starting with -")
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]*$`)
+
+// connectionName reads the name of a connection, by the rule connections.Manager makes them
+// with: a name it refuses can never be connected.
+func (p *parser) connectionName(n *yaml.Node) string {
+	valid := func(s string) bool { return flows.IsIdent(strings.ReplaceAll(s, "-", "_")) }
+	return p.checked(n, "connection", valid, "letters, digits, - and _, not starting with a digit")
+}
+
+// checked reads a string that valid accepts; rule says which it accepts.
+func (p *parser) checked(n *yaml.Node, what string, valid func(string) bool, rule string) string {
 	before := len(*p.errs)
 	s := flows.String(p.file, n, p.errs, what)
-	if len(*p.errs) == before && !validName(s) {
-		p.errs.Addf(p.pos(n), "%s %q must be letters, digits, - and _", what, s)
+	if len(*p.errs) == before && !valid(s) {
+		p.errs.Addf(p.pos(n), "%s %q must be %s", what, s, rule)
 	}
 	return s
 }
-
-// validName is the rule of connection names (connections.Manager), for every name here.
-func validName(s string) bool { return flows.IsIdent(strings.ReplaceAll(s, "-", "_")) }
 
 // oneOf reads a string that must be one of allowed; the first is the default when it is wrong.
 func (p *parser) oneOf(n *yaml.Node, what string, allowed ...string) string {
@@ -139,39 +152,40 @@ func (p *parser) oneOf(n *yaml.Node, what string, allowed ...string) string {
 	return s
 }
 
-// trigger reads the trigger: a mapping with exactly one of its kinds.
+// trigger reads the trigger: a mapping with exactly one of its kinds. Of several, the first
+// in the file is read and the others reported.
 func (p *parser) trigger(n *yaml.Node) Trigger {
 	var tr Trigger
 	fields := flows.Fields(p.file, n, p.errs, "trigger", triggerKinds...)
-	for _, kind := range triggerKinds { // the first in the file is the trigger; a second is reported
-		f, ok := fields[kind]
-		if !ok {
-			continue
-		}
-		if tr.Kind != "" {
-			first, second := fields[tr.Kind].Key, f.Key
-			if second.Line < first.Line || second.Line == first.Line && second.Column < first.Column {
-				first, second = second, first
-			}
-			p.errs.Addf(p.pos(second), "trigger: %s and %s are both set: use one", first.Value, second.Value)
-			continue
-		}
-		tr.Kind, tr.Pos = kind, p.pos(f.Key)
-		switch kind {
-		case TriggerSchedule:
-			tr.Schedule = p.schedule(flows.Fields(p.file, f.Value, p.errs, "schedule", scheduleFields...), f)
-		case TriggerPoll:
-			pf := flows.Fields(p.file, f.Value, p.errs, "poll", pollFields...)
-			tr.Schedule = p.schedule(pf, f)
-			tr.Poll = p.call(pf, f.Value, "poll", flows.KindTrigger, p.pollScope())
-		case TriggerWebhook, TriggerManual:
-			if f.Value.Tag != "!!null" { // webhook: {} or webhook: with nothing
-				flows.Fields(p.file, f.Value, p.errs, kind)
-			}
+	var set []flows.Field
+	for _, kind := range triggerKinds {
+		if f, ok := fields[kind]; ok {
+			set = append(set, f)
 		}
 	}
-	if tr.Kind == "" && n.Kind == yaml.MappingNode && len(fields) == 0 && len(n.Content) == 0 {
-		p.errs.Addf(p.pos(n), "trigger: one of schedule, poll, webhook or manual is missing")
+	if len(set) == 0 {
+		if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
+			p.errs.Addf(p.pos(n), "trigger: one of schedule, poll, webhook or manual is missing")
+		}
+		return tr
+	}
+	slices.SortFunc(set, func(a, b flows.Field) int { return a.Key.Line*1e6 + a.Key.Column - b.Key.Line*1e6 - b.Key.Column })
+	for _, f := range set[1:] {
+		p.errs.Addf(p.pos(f.Key), "trigger: %s and %s are both set: use one", set[0].Key.Value, f.Key.Value)
+	}
+	f := set[0]
+	tr.Kind, tr.Pos = f.Key.Value, p.pos(f.Key)
+	switch tr.Kind {
+	case TriggerSchedule:
+		tr.Schedule = p.schedule(flows.Fields(p.file, f.Value, p.errs, "schedule", scheduleFields...), f)
+	case TriggerPoll:
+		pf := flows.Fields(p.file, f.Value, p.errs, "poll", pollFields...)
+		tr.Schedule = p.schedule(pf, f)
+		tr.Poll = p.call(pf, f.Value, "poll", flows.KindTrigger, p.pollScope())
+	case TriggerWebhook, TriggerManual:
+		if f.Value.Tag != "!!null" { // webhook: {} or webhook: with nothing
+			flows.Fields(p.file, f.Value, p.errs, tr.Kind)
+		}
 	}
 	return tr
 }
@@ -404,7 +418,7 @@ func (p *parser) connection(c *Call, prog *engine.Program, fields map[string]flo
 	case given && !needs:
 		p.errs.Addf(p.pos(f.Key), "%s: app %s needs no connection (its connection type is none): remove connection", what, app.Key)
 	case given:
-		c.Connection = p.name(f.Value, "connection")
+		c.Connection = p.connectionName(f.Value)
 	case needs:
 		p.errs.Addf(c.Pos, "%s: connection is missing: app %s connects with %s (name a connection made with patchbay connect)", what, app.Key, app.Connection)
 	}
@@ -465,7 +479,7 @@ func (p *parser) inputs(f flows.Field, n *yaml.Node, flow *flows.Flow, cs callSc
 		}
 		out[name] = v
 	}
-	if flow != nil {
+	if flow != nil && (f.Value == nil || f.Value.Kind == yaml.MappingNode) {
 		at := p.pos(n)
 		if f.Key != nil {
 			at = p.pos(f.Key)
