@@ -301,3 +301,29 @@ func BenchmarkScheduleNext(b *testing.B) {
 		})
 	}
 }
+
+// FuzzParseSchedule: whatever the expression, ParseSchedule returns a schedule or an error and
+// never panics, and the schedule's slots increase.
+func FuzzParseSchedule(f *testing.F) {
+	for _, s := range []string{"30 2 * * *", "*/20 * * * * *", "@every 90m", "@hourly", "0 9 1 * MON", "CRON_TZ=UTC 0 9 * * *", "TZ=UTC", "0 0 30 2 *", "0-59/7 1,2 */3 JAN-MAR ?"} {
+		f.Add(s, uint8(0))
+	}
+	zones := []string{"UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia"}
+	f.Fuzz(func(t *testing.T, expr string, zone uint8) {
+		s, err := automations.ParseSchedule(expr, zones[int(zone)%len(zones)])
+		if err != nil {
+			return
+		}
+		at := time.Date(2026, 3, 28, 23, 59, 0, 0, time.UTC)
+		for range 50 {
+			next := s.Next(at)
+			if next.IsZero() {
+				return
+			}
+			if !next.After(at) {
+				t.Fatalf("ParseSchedule(%q).Next(%s) = %s, not after it", expr, at, next)
+			}
+			at = next
+		}
+	})
+}
