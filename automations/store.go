@@ -3,6 +3,8 @@ package automations
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,6 +15,20 @@ var (
 	// expired and it was marked interrupted (or claimed again) meanwhile.
 	ErrLeaseLost = errors.New("run lease lost")
 )
+
+// LeaseLostError is the error FinishRuns and FinishPoll return for the runs of IDs, which were
+// no longer running for Node; errors.Is(err, ErrLeaseLost) holds for it, and its text names
+// them.
+type LeaseLostError struct {
+	Node string
+	IDs  []string
+}
+
+func (e *LeaseLostError) Error() string {
+	return fmt.Sprintf("run %s no longer running for %s: %v", strings.Join(e.IDs, ", "), e.Node, ErrLeaseLost)
+}
+
+func (e *LeaseLostError) Unwrap() error { return ErrLeaseLost }
 
 // Store keeps automations, their runs and their poll triggers' dedupe keys. Every method is
 // one short transaction (no network call inside one) and safe for concurrent use by several
@@ -56,8 +72,10 @@ type Store interface {
 	ClaimDue(ctx context.Context, now time.Time, limit int, plan func(a *Automation, active bool) Claim) ([]*Run, error)
 
 	// EnqueueRuns records runs (queued or, for a skipped slot, skipped) in one transaction: a
-	// webhook's, a manual start's, a retry. It fills ID and QueuedAt when empty. All or none:
-	// a run with an (AutomationID, Slot) that exists fails them all.
+	// webhook's, a manual start's, a retry. A run recorded running (with its Node, lease and
+	// StartedAt) is one the caller runs at once and ends with FinishRuns. It fills ID and
+	// QueuedAt when empty. All or none: a run with an (AutomationID, Slot) that exists fails
+	// them all.
 	EnqueueRuns(ctx context.Context, runs []*Run) error
 	// ClaimRuns moves up to limit queued runs whose NotBefore has passed to running, for
 	// node, with a lease until now+lease, oldest first, skipping any another transaction
@@ -69,13 +87,16 @@ type Store interface {
 	// FinishRuns saves the end of runs (Status, EndedAt, Error, FailedStep, Steps, Output)
 	// that node runs, and records each non-nil retry (a new queued run) with it, in one
 	// transaction. A run that is no longer running for node is left as it is and its retry
-	// not recorded; FinishRuns then returns an error wrapping ErrLeaseLost naming it, after
-	// saving the others. retries is nil or as long as runs.
+	// not recorded; FinishRuns then returns a *LeaseLostError naming it, after saving the
+	// others. A run that is gone (its automation was deleted) finishes without a
+	// record or an error. retries is nil or as long as runs.
 	FinishRuns(ctx context.Context, node string, runs []*Run, retries []*Run) error
 	// FinishPoll ends a poll run (as FinishRuns does, one run) and, in the same transaction,
 	// records the keys of items not seen before for its automation and, when the automation
-	// was primed already, enqueues their runs; an unprimed automation is primed and starts
-	// none. Keys past limits are deleted. It returns the runs it enqueued.
+	// was primed already, enqueues their runs; an unprimed automation is primed (by a poll
+	// that succeeded: one that failed primes nothing) and starts none. A key is seen at the
+	// poll's EndedAt, again each time a poll returns it. Keys past limits are deleted. A poll
+	// whose automation was deleted finishes without a record. It returns the runs it enqueued.
 	FinishPoll(ctx context.Context, node string, poll *Run, items []PollItem, limits SeenLimits) ([]*Run, error)
 	// InterruptExpired marks interrupted every running run whose lease expired at now (its
 	// node died or stopped), with an error saying so, and records the retry retry returns for
