@@ -17,6 +17,7 @@ import (
 //   - America/New_York: 03-08 02:00 EST -> 03:00 EDT; 11-01 02:00 EDT -> 01:00 EST (01:xx twice).
 //   - Australia/Lord_Howe (a 30-minute shift): 04-05 02:00 +11 -> 01:30 +10:30 (01:30-01:59
 //     twice); 10-04 02:00 +10:30 -> 02:30 +11 (02:00-02:29 does not exist).
+//   - Pacific/Apia skipped 2011-12-30 whole, moving from -10 to +14.
 func TestScheduleNext(t *testing.T) {
 	tests := []struct {
 		name, cron, zone string
@@ -67,6 +68,9 @@ func TestScheduleNext(t *testing.T) {
 			[]string{"2026-04-05T01:30:00+11:00", "2026-04-05T01:45:00+11:00", "2026-04-05T02:00:00+10:30", "2026-04-05T02:15:00+10:30"}},
 		{"lord howe daily 01:45 fall back", "45 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00+11:00",
 			[]string{"2026-04-05T01:45:00+11:00", "2026-04-06T01:45:00+10:30"}},
+
+		{"apia daily noon across the day that was skipped", "0 12 * * *", "Pacific/Apia", "2011-12-29T00:00:00-10:00",
+			[]string{"2011-12-29T12:00:00-10:00", "2011-12-31T00:00:00+14:00", "2011-12-31T12:00:00+14:00"}},
 
 		{"utc daily 02:30", "30 2 * * *", "UTC", "2026-03-29T02:30:00Z",
 			[]string{"2026-03-30T02:30:00Z", "2026-03-31T02:30:00Z"}},
@@ -255,5 +259,22 @@ func TestNextSlots(t *testing.T) {
 	}
 	if got := automations.NextSlots(s, from, 0); len(got) != 0 {
 		t.Errorf("NextSlots(0) = %v, want none", got)
+	}
+}
+
+// BenchmarkScheduleNext: the cost of one slot, which the scheduler pays per claim.
+func BenchmarkScheduleNext(b *testing.B) {
+	for _, expr := range []string{"*/15 * * * *", "30 2 * * *", "@every 1m"} {
+		b.Run(expr, func(b *testing.B) {
+			s, err := automations.ParseSchedule(expr, "Europe/Berlin")
+			if err != nil {
+				b.Fatal(err)
+			}
+			at := time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC)
+			b.ReportAllocs()
+			for b.Loop() {
+				at = s.Next(at)
+			}
+		})
 	}
 }
