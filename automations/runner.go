@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -167,10 +168,12 @@ func (s *Service) finish(ctx context.Context, r, retry *Run, items []PollItem) {
 	} else {
 		err = s.ends.add(ctx, ended{r, retry})
 	}
+	if errors.Is(err, ErrLeaseLost) && !strings.Contains(err.Error(), r.ID) {
+		err = nil // another run of the batch lost its lease (the store's error names it): r's end is saved
+	}
 	switch {
 	case errors.Is(err, ErrLeaseLost):
-		// The store's error names the runs of the batch whose lease was lost.
-		s.log.Warn("run ended after its lease was lost; its end may not be recorded", "automation", r.Automation, "run_id", r.ID, "status", r.Status, "error", err)
+		s.log.Warn("run ended after its lease was lost; its end is not recorded", "automation", r.Automation, "run_id", r.ID, "status", r.Status)
 	case err != nil:
 		s.log.Error("record the end of a run", "automation", r.Automation, "run_id", r.ID, "error", err)
 	}

@@ -129,3 +129,41 @@ actions:
 		t.Errorf("pruned %d, kept %d; want 3 pruned (2 past the newest 3, 1 more older than 50 minutes), 2 kept", n, len(runs))
 	}
 }
+
+// TestLeaseLost: a run outlives its lease unrenewed (its node seemed dead) and another node
+// marks it interrupted; when it ends after all, its end is not recorded over the interruption,
+// and the log says so.
+func TestLeaseLost(t *testing.T) {
+	e := newEnv(t)
+	entered, hold := make(chan string, 1), make(chan struct{})
+	e.api.set(func(a *api) { a.hold, a.entered = hold, entered })
+	ap := e.apply(postDoc("hooked", "webhook: {}", "{{ trigger.item.n }}"))
+	ctx := context.Background()
+	r, err := e.svc.Hook(ctx, ap.HookSecret, json.RawMessage(`{"n":"1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	worked := make(chan error)
+	go func() { _, err := e.svc.Work(ctx); worked <- err }() // Work renews no lease
+	<-entered
+	cfg := e.cfg
+	cfg.Node = "node-2"
+	e.clock.Advance(31 * time.Second)
+	if _, err := automations.New(cfg).Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(hold)
+	if err := <-worked; err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.store.Run(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != automations.StatusInterrupted {
+		t.Errorf("status %s, want interrupted (the late end not recorded over it)", got.Status)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, "its lease was lost; its end is not recorded") {
+		t.Errorf("the log does not say the run's lease was lost:\n%s", logs)
+	}
+}
