@@ -136,6 +136,35 @@ func BenchmarkScheduler100k(b *testing.B) {
 	runtime.KeepAlive(e)
 }
 
+// BenchmarkApplyDelete100k applies a new "@every 1m" automation and deletes it while 100,000
+// others are scheduled (env PATCHBAY_BENCH_AUTOMATIONS): the cost of adding and removing one,
+// each a durable transaction in the store, besides parsing the file.
+func BenchmarkApplyDelete100k(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("PATCHBAY_BENCH_AUTOMATIONS")); err == nil && v > 0 {
+		n = v
+	}
+	e := newEnv(b, func(c *automations.Config) { c.Now = time.Now })
+	e.apply(everyMinute(0))
+	cloneAutomations(b, e, n, time.Now().Add(time.Hour))
+	ctx := context.Background()
+	src := []byte(everyMinute(n))
+	var apply, del time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := e.svc.Apply(ctx, "bench.yaml", src); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := e.svc.Delete(ctx, "default", fmt.Sprintf("every-%d", n)); err != nil {
+			b.Fatal(err)
+		}
+		apply, del = apply+t1.Sub(t0), del+time.Since(t1)
+	}
+	b.ReportMetric(float64(apply.Microseconds())/float64(b.N), "apply-µs")
+	b.ReportMetric(float64(del.Microseconds())/float64(b.N), "delete-µs")
+}
+
 // everyMinute is the automation every-i: "@every 1m", one set step.
 func everyMinute(i int) string {
 	return fmt.Sprintf(`name: every-%d
