@@ -82,7 +82,8 @@ func (g *group[T]) run() {
 // error wraps ErrNotFound for an unknown secret or an automation that is off. Concurrent calls
 // are recorded together (group commit).
 func (s *Service) Hook(ctx context.Context, secret string, item json.RawMessage) (*Run, error) {
-	a, err := s.hookAutomation(ctx, HookHash(secret))
+	hash := HookHash(secret)
+	a, err := s.byHook.get(hash, func() (*Automation, error) { return s.store.AutomationByHook(ctx, hash) })
 	if errors.Is(err, ErrNotFound) || (err == nil && (!a.Enabled || a.Trigger != TriggerWebhook)) {
 		return nil, fmt.Errorf("hook: %w", ErrNotFound)
 	}
@@ -95,55 +96,6 @@ func (s *Service) Hook(ctx context.Context, secret string, item json.RawMessage)
 	}
 	s.poke(s.work)
 	return r, nil
-}
-
-// hookTTL is how long Hook trusts what it read of a webhook's automation. Changes made by
-// this Service (apply, enable, disable, delete, a disconnect) take effect at once; changes
-// made by another process sharing the store (the command line while patchbay serve runs)
-// within this time.
-const hookTTL = time.Second
-
-// hooks caches the automations of webhooks by their secret's hash: reading it from the store
-// on every call cost more than recording the run.
-type hookCache struct {
-	mu sync.Mutex
-	m  map[string]hookEntry
-}
-
-type hookEntry struct {
-	a  *Automation
-	at time.Time // when it was read, on the real clock
-}
-
-// hookAutomation returns the automation whose webhook secret hashes to hash, from the cache
-// when it was read less than hookTTL ago.
-func (s *Service) hookAutomation(ctx context.Context, hash string) (*Automation, error) {
-	c := &s.hookCache
-	c.mu.Lock()
-	e, ok := c.m[hash]
-	c.mu.Unlock()
-	if ok && time.Since(e.at) < hookTTL {
-		return e.a, nil
-	}
-	at := time.Now()
-	a, err := s.store.AutomationByHook(ctx, hash)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= 10000 {
-		c.m = map[string]hookEntry{}
-	}
-	c.m[hash] = hookEntry{a: a, at: at}
-	c.mu.Unlock()
-	return a, nil
-}
-
-// forgetHooks empties the webhook cache: an automation changed here.
-func (s *Service) forgetHooks() {
-	s.hookCache.mu.Lock()
-	s.hookCache.m = nil
-	s.hookCache.mu.Unlock()
 }
 
 // RunNow records a run of the automation with item as trigger.item, runs it in this process

@@ -65,13 +65,13 @@ type Service struct {
 	node   string
 	cfg    Config // defaults filled
 
-	specs     sync.Map      // automation ID -> *cachedSpec: the newest version parsed
-	wake      chan struct{} // the scheduler looks again: an automation applied or enabled
-	work      chan struct{} // the workers look again: runs were queued here
-	hooks     group[*Run]   // webhooks' runs, recorded by group commit
-	ends      group[ended]  // the ends of runs, recorded by group commit
-	hookCache hookCache     // webhooks' automations by secret hash, briefly
-	active    activeRuns
+	specs  sync.Map      // automation ID -> *cachedSpec: the newest version parsed
+	wake   chan struct{} // the scheduler looks again: an automation applied or enabled
+	work   chan struct{} // the workers look again: runs were queued here
+	hooks  group[*Run]   // webhooks' runs, recorded by group commit
+	ends   group[ended]  // the ends of runs, recorded by group commit
+	byHook recent        // automations by their webhook secret's hash, briefly
+	active activeRuns
 }
 
 type cachedSpec struct {
@@ -191,7 +191,7 @@ func (s *Service) Apply(ctx context.Context, file string, src []byte) (*Applied,
 		return nil, fmt.Errorf("apply automation %s: %w", sp.Name, err)
 	}
 	s.specs.Store(a.ID, &cachedSpec{version: a.Version, spec: sp})
-	s.forgetHooks()
+	s.forget()
 	s.poke(s.wake)
 	return &Applied{Automation: a, Spec: sp, Created: created, HookSecret: secret}, nil
 }
@@ -307,7 +307,7 @@ func (s *Service) Enable(ctx context.Context, workspace, name string) (*Automati
 	if err := s.store.SetEnabled(ctx, a.ID, true, "", next); err != nil {
 		return nil, fmt.Errorf("enable automation %s: %w", name, err)
 	}
-	s.forgetHooks()
+	s.forget()
 	s.poke(s.wake)
 	a, err = s.store.AutomationByID(ctx, a.ID)
 	if err != nil {
@@ -328,7 +328,7 @@ func (s *Service) Disable(ctx context.Context, workspace, name, reason string) e
 	if err := s.store.SetEnabled(ctx, a.ID, false, reason, time.Time{}); err != nil {
 		return fmt.Errorf("disable automation %s: %w", name, err)
 	}
-	s.forgetHooks()
+	s.forget()
 	return nil
 }
 
@@ -342,7 +342,7 @@ func (s *Service) Delete(ctx context.Context, workspace, name string) error {
 		return fmt.Errorf("delete automation %s: %w", name, err)
 	}
 	s.specs.Delete(a.ID)
-	s.forgetHooks()
+	s.forget()
 	return nil
 }
 
@@ -353,7 +353,7 @@ func (s *Service) Notify(ctx context.Context, e connections.Event) {
 		return
 	}
 	off, err := s.store.DisableUsing(context.WithoutCancel(ctx), e.Workspace, e.Name, disconnectedReason(e.Name, e.Reason))
-	s.forgetHooks()
+	s.forget()
 	if err != nil {
 		s.log.Error("turn off automations of a disconnected connection", "workspace", e.Workspace, "connection", e.Name, "error", err)
 		return
