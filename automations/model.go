@@ -80,7 +80,7 @@ type Automation struct {
 // Run is one run of an automation: a slot of its schedule, an item of its poll, a webhook
 // call or a manual start.
 type Run struct {
-	ID           string // 16 random bytes, hex; set by the store when empty
+	ID           string // 16 bytes, hex, unique (a store may make them time-ordered); set by the store when empty
 	AutomationID string
 	Workspace    string
 	Automation   string // the automation's name when the run was recorded

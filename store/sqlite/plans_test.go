@@ -23,7 +23,7 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		{"NextDue", nextDueSQL, []string{"SEARCH automations USING COVERING INDEX automations_due"}},
 		{"ClaimDue", claimDueSQL, []string{"SEARCH a USING INDEX automations_due", "SEARCH r USING INDEX runs_active (automation_id=?)"}},
-		{"ClaimRuns", claimRunsSQL, []string{"SEARCH r USING INDEX runs_open (status=?)", "SEARCH o USING INDEX runs_active (automation_id=? AND serial=?)"}},
+		{"ClaimRuns", claimableSQL, []string{"SEARCH r USING INDEX runs_open (status=?)", "SEARCH o USING INDEX runs_active (automation_id=? AND serial=?)"}},
 		{"InterruptExpired", expiredSQL, []string{"SEARCH runs USING INDEX runs_open (status=?)"}},
 		{"QueueDepth", queueDepthSQL, []string{"SEARCH runs USING COVERING INDEX runs_open (status=?)"}},
 		{"Runs of an automation", runsOf, []string{"SEARCH runs USING INDEX runs_by_automation (automation_id=? AND (queued_at,id)<(?,?))"}},

@@ -21,12 +21,7 @@ func (s *Store) FinishPoll(ctx context.Context, node string, poll *automations.R
 	var runs []*automations.Run
 	var lost bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		finish, err := tx.PrepareContext(ctx, finishSQL)
-		if err != nil {
-			return err
-		}
-		defer finish.Close()
-		saved, gone, err := finishRun(ctx, tx, finish, node, poll)
+		saved, gone, err := finishRun(ctx, tx, s.stmt(ctx, tx, finishSQL), node, poll)
 		if lost = gone; err != nil || !saved {
 			return err
 		}
@@ -42,16 +37,12 @@ func (s *Store) FinishPoll(ctx context.Context, node string, poll *automations.R
 		if now.IsZero() {
 			now = s.now()
 		}
-		added, err := recordKeys(ctx, tx, poll.AutomationID, items, now)
+		added, err := s.recordKeys(ctx, tx, poll.AutomationID, items, now)
 		if err != nil {
 			return err
 		}
 		if primed && len(added) > 0 {
-			insert, err := tx.PrepareContext(ctx, insertRunSQL)
-			if err != nil {
-				return err
-			}
-			defer insert.Close()
+			insert := s.stmt(ctx, tx, insertRunSQL)
 			for _, it := range added {
 				if _, err := insertRun(ctx, insert, it.Run, now); err != nil {
 					return fmt.Errorf("item %q: %w", it.Key, err)
@@ -77,20 +68,11 @@ func (s *Store) FinishPoll(ctx context.Context, node string, poll *automations.R
 
 // recordKeys marks the keys of items seen at now for the automation and returns the items whose
 // key was new, each key once, in the order of items.
-func recordKeys(ctx context.Context, tx *sql.Tx, automationID string, items []automations.PollItem, now time.Time) ([]automations.PollItem, error) {
+func (s *Store) recordKeys(ctx context.Context, tx *sql.Tx, automationID string, items []automations.PollItem, now time.Time) ([]automations.PollItem, error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
-	seen, err := tx.PrepareContext(ctx, `UPDATE seen_keys SET seen_at = ? WHERE automation_id = ? AND key = ?`)
-	if err != nil {
-		return nil, err
-	}
-	defer seen.Close()
-	add, err := tx.PrepareContext(ctx, `INSERT INTO seen_keys (automation_id, key, seen_at) VALUES (?, ?, ?)`)
-	if err != nil {
-		return nil, err
-	}
-	defer add.Close()
+	seen, add := s.stmt(ctx, tx, seenAgainSQL), s.stmt(ctx, tx, seenAddSQL)
 	at := formatTime(now)
 	var added []automations.PollItem
 	for _, it := range items {

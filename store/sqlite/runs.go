@@ -2,11 +2,13 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -59,14 +61,6 @@ func rawJSON(b []byte) json.RawMessage {
 	return b
 }
 
-// byQueue orders runs oldest first, as the queue does.
-func byQueue(a, b *automations.Run) int {
-	if c := a.QueuedAt.Compare(b.QueuedAt); c != 0 {
-		return c
-	}
-	return strings.Compare(a.ID, b.ID)
-}
-
 // nullBytes stores an empty slice as NULL.
 func nullBytes(b []byte) any {
 	if len(b) == 0 {
@@ -82,11 +76,23 @@ const insertRunSQL = `INSERT INTO runs (` + runCols + `)
 
 const onConflictIgnore = ` ON CONFLICT DO NOTHING`
 
+// runID returns a new run ID: 16 bytes, hex, the first 8 the wall clock's nanoseconds and the
+// others random. Runs are recorded in about the order of time, so their IDs land at the end of
+// the primary key's index rather than on random pages of it: a batch of 64 runs writes a few
+// pages of that index, not 64 (BenchmarkEnqueueRuns/64 at 64,000 runs: 75 µs a run with 16
+// random bytes, 30 µs with these).
+func runID() string {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint64(b, uint64(time.Now().UnixNano()))
+	rand.Read(b[8:])
+	return hex.EncodeToString(b)
+}
+
 // insertRun records r with stmt (insertRunSQL, prepared in the transaction), filling its ID and
 // QueuedAt (with now) when empty, and reports whether a row was inserted.
 func insertRun(ctx context.Context, stmt *sql.Stmt, r *automations.Run, now time.Time) (bool, error) {
 	if r.ID == "" {
-		r.ID = newID()
+		r.ID = runID()
 	}
 	if r.QueuedAt.IsZero() {
 		r.QueuedAt = now
@@ -113,12 +119,7 @@ func (s *Store) EnqueueRuns(ctx context.Context, runs []*automations.Run) error 
 		return nil
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, insertRunSQL)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		now := s.now()
+		stmt, now := s.stmt(ctx, tx, insertRunSQL), s.now()
 		for _, r := range runs {
 			if _, err := insertRun(ctx, stmt, r, now); err != nil {
 				return err
@@ -132,41 +133,51 @@ func (s *Store) EnqueueRuns(ctx context.Context, runs []*automations.Run) error 
 	return nil
 }
 
-// claimRunsSQL marks running the oldest claimable queued runs and returns them. The terms
-// "status IN ('queued', 'running')" let SQLite use the partial indexes on open runs.
-const claimRunsSQL = `UPDATE runs SET status = 'running', node = ?, lease_expires = ?, started_at = ?
-	WHERE id IN (
-		SELECT r.id FROM runs r
+// claimableSQL reads the oldest claimable queued runs. The terms "status IN ('queued',
+// 'running')" let SQLite use the partial indexes on open runs. claimSQL marks one running.
+const (
+	claimableSQL = `SELECT ` + runCols + ` FROM runs r
 		WHERE r.status IN ('queued', 'running') AND r.status = 'queued'
 			AND (r.not_before IS NULL OR r.not_before <= ?)
 			AND (r.serial = 0 OR NOT EXISTS (
 				SELECT 1 FROM runs o
 				WHERE o.automation_id = r.automation_id AND o.status IN ('queued', 'running') AND o.serial = 1
 					AND o.id <> r.id AND (o.status = 'running' OR (o.queued_at, o.id) < (r.queued_at, r.id))))
-		ORDER BY r.queued_at, r.id LIMIT ?)
-	RETURNING ` + runCols
+		ORDER BY r.queued_at, r.id LIMIT ?`
+	claimSQL = `UPDATE runs SET status = 'running', node = ?, lease_expires = ?, started_at = ? WHERE id = ?`
+)
 
-// ClaimRuns moves up to limit claimable queued runs to running in one UPDATE; see
-// automations.Store. The serial rule is a NOT EXISTS on the automation's open runs
-// (runs_active): a serial run waits while one of its automation's serial runs runs or an older
-// one is queued.
+// ClaimRuns moves up to limit claimable queued runs to running, in one immediate transaction;
+// see automations.Store. It reads them, then marks each with a prepared UPDATE: the write lock
+// held from BEGIN IMMEDIATE keeps both one step. (One UPDATE ... WHERE id IN (SELECT ...)
+// RETURNING cost 0.7 ms more a call, most of it setting up its temporary tables.) The serial
+// rule is a NOT EXISTS on the automation's open runs (runs_active): a serial run waits while
+// one of its automation's serial runs runs or an older one is queued.
 func (s *Store) ClaimRuns(ctx context.Context, node string, now time.Time, lease time.Duration, limit int) ([]*automations.Run, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	var runs []*automations.Run
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, claimRunsSQL, node, formatTime(now.Add(lease)), formatTime(now), formatTime(now), limit)
+		rows, err := s.stmt(ctx, tx, claimableSQL).QueryContext(ctx, formatTime(now), limit)
 		if err != nil {
 			return err
 		}
-		runs, err = scanAll(rows, scanRun)
-		return err
+		if runs, err = scanAll(rows, scanRun); err != nil {
+			return err
+		}
+		claim, until, started := s.stmt(ctx, tx, claimSQL), formatTime(now.Add(lease)), formatTime(now)
+		for _, r := range runs {
+			if _, err := claim.ExecContext(ctx, node, until, started, r.ID); err != nil {
+				return fmt.Errorf("run %s: %w", r.ID, err)
+			}
+			r.Status, r.Node, r.LeaseExpires, r.StartedAt = automations.StatusRunning, node, now.Add(lease), now
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim runs for %s: %w", node, err)
 	}
-	slices.SortFunc(runs, byQueue)
 	return runs, nil
 }
 
@@ -233,13 +244,7 @@ func (s *Store) FinishRuns(ctx context.Context, node string, runs []*automations
 	}
 	var lost []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		finish, err := tx.PrepareContext(ctx, finishSQL)
-		if err != nil {
-			return err
-		}
-		defer finish.Close()
-		var insert *sql.Stmt
-		now := s.now()
+		finish, insert, now := s.stmt(ctx, tx, finishSQL), s.stmt(ctx, tx, insertRunSQL), s.now()
 		for i, r := range runs {
 			saved, gone, err := finishRun(ctx, tx, finish, node, r)
 			if err != nil {
@@ -250,12 +255,6 @@ func (s *Store) FinishRuns(ctx context.Context, node string, runs []*automations
 			}
 			if !saved || retries == nil || retries[i] == nil {
 				continue
-			}
-			if insert == nil {
-				if insert, err = tx.PrepareContext(ctx, insertRunSQL); err != nil {
-					return err
-				}
-				defer insert.Close()
 			}
 			if _, err := insertRun(ctx, insert, retries[i], now); err != nil {
 				return fmt.Errorf("retry of %s: %w", r.ID, err)
@@ -287,20 +286,14 @@ func (s *Store) InterruptExpired(ctx context.Context, now time.Time, retry func(
 	for {
 		var batch []*automations.Run
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			rows, err := tx.QueryContext(ctx, expiredSQL, formatTime(now), interruptBatch)
+			rows, err := s.stmt(ctx, tx, expiredSQL).QueryContext(ctx, formatTime(now), interruptBatch)
 			if err != nil {
 				return err
 			}
 			if batch, err = scanAll(rows, scanRun); err != nil || len(batch) == 0 {
 				return err
 			}
-			mark, err := tx.PrepareContext(ctx, `UPDATE runs SET status = ?, ended_at = ?, error = ?, lease_expires = NULL
-				WHERE id = ?`)
-			if err != nil {
-				return err
-			}
-			defer mark.Close()
-			var insert *sql.Stmt
+			mark, insert := s.stmt(ctx, tx, interruptSQL), s.stmt(ctx, tx, insertRunSQL)
 			for _, r := range batch {
 				r.Error = fmt.Sprintf("interrupted: the lease of node %s expired at %s: its process stopped or died while the run ran",
 					r.Node, r.LeaseExpires.UTC().Format(time.RFC3339Nano))
@@ -314,12 +307,6 @@ func (s *Store) InterruptExpired(ctx context.Context, now time.Time, retry func(
 				next := retry(r)
 				if next == nil {
 					continue
-				}
-				if insert == nil {
-					if insert, err = tx.PrepareContext(ctx, insertRunSQL); err != nil {
-						return err
-					}
-					defer insert.Close()
 				}
 				if _, err := insertRun(ctx, insert, next, now); err != nil {
 					return fmt.Errorf("retry of %s: %w", r.ID, err)

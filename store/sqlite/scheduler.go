@@ -46,7 +46,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan fun
 	}
 	var runs []*automations.Run
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, claimDueSQL, formatTime(now), limit)
+		rows, err := s.stmt(ctx, tx, claimDueSQL).QueryContext(ctx, formatTime(now), limit)
 		if err != nil {
 			return err
 		}
@@ -61,16 +61,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan fun
 		if err != nil || len(list) == 0 {
 			return err
 		}
-		insert, err := tx.PrepareContext(ctx, insertRunSQL+onConflictIgnore)
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
-		move, err := tx.PrepareContext(ctx, `UPDATE automations SET next_slot = ? WHERE id = ?`)
-		if err != nil {
-			return err
-		}
-		defer move.Close()
+		insert, move := s.stmt(ctx, tx, insertRunSQL+onConflictIgnore), s.stmt(ctx, tx, moveSlotSQL)
 		for _, d := range list {
 			c := plan(d.a, d.active)
 			if c.Run != nil {

@@ -43,6 +43,8 @@ type Store struct {
 
 	mu  sync.RWMutex
 	key keys.Key // seals with key.ID(); opens values sealed under any key of its ring
+
+	stmts map[string]*sql.Stmt // hotQueries, prepared on the write pool; read-only after Open
 }
 
 type config struct {
@@ -106,6 +108,10 @@ func Open(path string, key keys.Key, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", abs, err)
 	}
+	if err := s.prepareHot(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: %w", abs, err)
+	}
 	return s, nil
 }
 
@@ -127,7 +133,7 @@ func dsn(path string, busy time.Duration, txlock string, readOnly bool) string {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.closeStmts(), s.r.Close(), s.w.Close())
 }
 
 // pickKey records key's id in a new database, or picks from key's ring the key the database
