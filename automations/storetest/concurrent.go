@@ -98,18 +98,31 @@ func testConcurrent(t *testing.T, open SharedOpener) {
 			}
 		}
 		enqueue(t, sts[0], runs...)
+		// Each worker claims, checks no other serial run of the automation is running, and
+		// ends what it claimed. A worker that finds nothing claimable while the other holds
+		// runs waits until the other ends some, rather than taking the write lock in a loop
+		// (on SQLite that could starve the other's FinishRuns).
 		var mu sync.Mutex
+		ended := sync.NewCond(&mu)
 		running := map[string]string{} // automation ID -> its serial run running
 		var order []string
-		each(t, sts, func(i int, st automations.Store) error {
+		held, done, failed := 0, 0, false // runs claimed and not ended yet; ended; a worker failed
+		each(t, sts, func(i int, st automations.Store) (err error) {
 			node := fmt.Sprint("n", i)
-			for idle, last := 0, -1; idle < 10000; {
+			defer func() {
+				if err != nil {
+					mu.Lock()
+					failed = true
+					ended.Broadcast()
+					mu.Unlock()
+				}
+			}()
+			for spins := 0; spins < 10000; {
 				got, err := st.ClaimRuns(t.Context(), node, at(time.Hour), lease, 2)
 				if err != nil {
 					return err
 				}
 				mu.Lock()
-				progress := len(order)
 				for _, r := range got {
 					if other, ok := running[r.AutomationID]; ok {
 						mu.Unlock()
@@ -118,31 +131,37 @@ func testConcurrent(t *testing.T, open SharedOpener) {
 					running[r.AutomationID] = r.ID
 					order = append(order, r.ID)
 				}
-				mu.Unlock()
+				held += len(got)
 				if len(got) == 0 {
-					if progress == len(runs) {
+					switch {
+					case len(order) == len(runs) || failed:
+						mu.Unlock()
 						return nil
+					case held > 0:
+						for seen := done; done == seen && !failed; {
+							ended.Wait()
+						}
+					default:
+						spins++ // the other claimed and has not counted its runs yet
 					}
-					// The other worker holds the runs that hold back the rest.
-					if progress == last {
-						idle++
-					} else {
-						idle, last = 0, progress
-					}
+					mu.Unlock()
 					continue
 				}
-				var ended []*automations.Run
-				mu.Lock()
+				var end []*automations.Run
 				for _, r := range got {
 					delete(running, r.AutomationID) // before it ends: then the next may be claimed
-					ended = append(ended, finished(r, automations.StatusSucceeded, at(time.Hour)))
+					end = append(end, finished(r, automations.StatusSucceeded, at(time.Hour)))
 				}
 				mu.Unlock()
-				if err := st.FinishRuns(t.Context(), node, ended, nil); err != nil {
+				if err := st.FinishRuns(t.Context(), node, end, nil); err != nil {
 					return err
 				}
+				mu.Lock()
+				held, done = held-len(got), done+len(got)
+				ended.Broadcast()
+				mu.Unlock()
 			}
-			return fmt.Errorf("%s: runs left unclaimed", node)
+			return fmt.Errorf("%s: %d of %d runs claimed, nothing claimable and nothing running", node, len(order), len(runs))
 		})
 		pos := map[string]int{}
 		for i, id := range order {

@@ -94,6 +94,15 @@ func testRuns(t *testing.T, open Opener) {
 		enqueue(t, st, retry, younger)
 		wantIDs(t, "ClaimRuns with an older serial run waiting", claimRuns(t, st, "n1", now, 10))
 		wantIDs(t, "ClaimRuns once it may run", claimRuns(t, st, "n1", now.Add(time.Minute), 10), retry)
+
+		// A serial run recorded as older while a younger one runs waits for it all the same.
+		d := scheduled(t, st, "d", at(0))
+		young, old := run(d, at(10*time.Minute), at(10*time.Minute)), run(d, at(5*time.Minute), at(5*time.Minute))
+		young.Serial, old.Serial = true, true
+		enqueue(t, st, young)
+		wantIDs(t, "ClaimRuns of d", claimRuns(t, st, "n1", now.Add(time.Minute), 10), young)
+		enqueue(t, st, old)
+		wantIDs(t, "ClaimRuns of an older serial run while a younger one runs", claimRuns(t, st, "n1", now.Add(time.Minute), 10))
 	})
 
 	t.Run("extend leases", func(t *testing.T) {
