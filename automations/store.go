@@ -70,12 +70,15 @@ type Store interface {
 	// that node runs, and records each non-nil retry (a new queued run) with it, in one
 	// transaction. A run that is no longer running for node is left as it is and its retry
 	// not recorded; FinishRuns then returns an error wrapping ErrLeaseLost naming it, after
-	// saving the others. retries is nil or as long as runs.
+	// saving the others. A run that is gone (its automation was deleted) finishes without a
+	// record or an error. retries is nil or as long as runs.
 	FinishRuns(ctx context.Context, node string, runs []*Run, retries []*Run) error
 	// FinishPoll ends a poll run (as FinishRuns does, one run) and, in the same transaction,
 	// records the keys of items not seen before for its automation and, when the automation
-	// was primed already, enqueues their runs; an unprimed automation is primed and starts
-	// none. Keys past limits are deleted. It returns the runs it enqueued.
+	// was primed already, enqueues their runs; an unprimed automation is primed (by a poll
+	// that succeeded: one that failed primes nothing) and starts none. A key is seen at the
+	// poll's EndedAt, again each time a poll returns it. Keys past limits are deleted. A poll
+	// whose automation was deleted finishes without a record. It returns the runs it enqueued.
 	FinishPoll(ctx context.Context, node string, poll *Run, items []PollItem, limits SeenLimits) ([]*Run, error)
 	// InterruptExpired marks interrupted every running run whose lease expired at now (its
 	// node died or stopped), with an error saying so, and records the retry retry returns for

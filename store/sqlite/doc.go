@@ -1,4 +1,5 @@
-// Package sqlite is the SQLite store: it implements connections.Store in one database file,
+// Package sqlite is the SQLite store: it implements connections.Store and automations.Store in
+// one database file,
 // with every secret (connection credentials, auth client secrets, vault values) sealed with
 // AES-256-GCM under the master key of store/keys. It is the only package that imports the
 // SQLite driver, github.com/mattn/go-sqlite3 (cgo).
@@ -61,4 +62,34 @@
 // Once fn has returned, its record is saved under a context without the caller's
 // cancellation: a token the provider has just issued is not thrown away because the caller
 // gave up.
+//
+// # Automations, runs and claims
+//
+// automations.Store is written for row locks: ClaimDue and ClaimRuns claim "skipping any
+// another transaction holds", as PostgreSQL's SELECT ... FOR UPDATE SKIP LOCKED does. SQLite
+// has no row locks; every write transaction here begins IMMEDIATE and so holds the one write
+// lock of the file from its first statement to its commit. A claim therefore reads the due
+// automations (or the claimable runs) and marks them claimed with no other writer in between,
+// in this process or any other: a second ClaimDue or ClaimRuns waits (up to the busy timeout,
+// a few milliseconds of the first one's work) and then sees the first one's slots moved on and
+// its runs running, and claims the next ones. Nothing is skipped, nothing is claimed twice;
+// the cost is that claims take turns instead of running side by side. The unique index on
+// (automation_id, slot) holds a slot to one run whatever the locking, and every claim is one
+// short transaction with no network call inside it, as the interface requires.
+//
+// PostgreSQL will keep the same contract with its row locks: ClaimDue selects the due
+// automations ORDER BY next_slot LIMIT n FOR UPDATE SKIP LOCKED, inserts the runs with ON
+// CONFLICT (automation_id, slot) DO NOTHING and updates next_slot, in one transaction; ClaimRuns
+// is an UPDATE ... WHERE id IN (SELECT ... ORDER BY queued_at, id LIMIT n FOR UPDATE SKIP
+// LOCKED) RETURNING, as here. Its serial rule reads other rows of the automation, which a
+// concurrent claim may change: PostgreSQL serializes it with a transaction-scoped advisory lock
+// on the automation (pg_advisory_xact_lock) or a FOR UPDATE of the automation's row, where
+// SQLite's write lock already does.
+//
+// Batches: EnqueueRuns, FinishRuns, FinishPoll and InterruptExpired prepare their INSERT and
+// UPDATE once per transaction and write every row of the batch with it, so a batch of 64 costs
+// one commit, not 64; ClaimDue claims up to its limit of automations in one transaction and
+// ClaimRuns its runs in one statement. Reads (Run, Runs, NextDue, ...) use the read handle
+// and never wait for a writer. PruneRuns finds the runs to delete with a read and deletes them
+// by id in a short write, so retention never holds the write lock for a scan.
 package sqlite
