@@ -3,6 +3,8 @@ package automations
 import (
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
 )
@@ -60,4 +62,7 @@ type Schedule struct {
 	Cron     string         // as written: 5 fields, 6 with seconds, or a descriptor (@every 5m, @hourly)
 	TimeZone string         // IANA name (default UTC)
 	Location *time.Location // TimeZone loaded
+
+	spec  *cron.SpecSchedule // the cron fields, matched against wall times; nil for @every
+	every time.Duration      // @every: the delay after the time Next is given
 }
