@@ -1,0 +1,103 @@
+package automations_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patchbay/patchbay/automations"
+)
+
+// TestShutdown: Serve's context ends while a run waits on the API. Within the grace the run
+// finishes and is recorded succeeded; past it the run is cancelled and recorded interrupted.
+func TestShutdown(t *testing.T) {
+	tests := []struct {
+		name    string
+		grace   time.Duration
+		release bool // the API answers once Serve is stopping
+		want    string
+	}{
+		{"finishes within the grace", time.Hour, true, automations.StatusSucceeded},
+		{"interrupted past the grace", time.Millisecond, false, automations.StatusInterrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *automations.Config) { c.Grace = tt.grace })
+			entered, hold := make(chan string, 1), make(chan struct{})
+			e.api.set(func(a *api) { a.hold, a.entered = hold, entered })
+			ap := e.apply(postDoc("hooked", "webhook: {}", "{{ trigger.item.n }}"))
+			ctx, stop := context.WithCancel(context.Background())
+			served := make(chan error)
+			go func() { served <- e.svc.Serve(ctx) }()
+			r, err := e.svc.Hook(context.Background(), ap.HookSecret, json.RawMessage(`{"n":"1"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-entered // the run is in its action
+			stop()
+			if tt.release {
+				close(hold)
+			}
+			if err := <-served; err != nil {
+				t.Fatalf("Serve: %v", err)
+			}
+			got, err := e.store.Run(context.Background(), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != tt.want {
+				t.Errorf("status %s (%s), want %s", got.Status, got.Error, tt.want)
+			}
+			if tt.want == automations.StatusInterrupted && !strings.Contains(got.Error, "patchbay stopped") {
+				t.Errorf("error %q, want it to say patchbay stopped", got.Error)
+			}
+		})
+	}
+}
+
+// TestInterruptExpired: a node claims a run and dies. Until its lease expires nothing
+// happens; then the next scheduler pass (of a new process, which has parsed nothing yet)
+// marks the run interrupted and queues its retry, which runs.
+func TestInterruptExpired(t *testing.T) {
+	e := newEnv(t)
+	ap := e.apply(postDoc("hooked", "webhook: {}", "{{ trigger.item.n }}", "retry: {max_attempts: 2, backoff: 1s, jitter: false}"))
+	ctx := context.Background()
+	if _, err := e.svc.Hook(ctx, ap.HookSecret, json.RawMessage(`{"n":"1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := e.store.ClaimRuns(ctx, "dead-node", e.clock.Now(), 30*time.Second, 10)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimRuns = %d runs, %v", len(claimed), err)
+	}
+	cfg := e.cfg
+	cfg.Node = "node-2"
+	restarted := automations.New(cfg)
+	e.clock.Advance(29 * time.Second)
+	if _, err := restarted.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(e.runs("hooked")); !slices.Equal(got, []string{"running"}) {
+		t.Fatalf("statuses %q before the lease expired, want running", got)
+	}
+	e.clock.Advance(2 * time.Second)
+	if _, err := restarted.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	if n, err := restarted.Work(ctx); err != nil || n != 1 {
+		t.Fatalf("Work = %d, %v; want the retry", n, err)
+	}
+	runs := e.runs("hooked")
+	if got, want := statuses(runs), []string{"interrupted", "succeeded"}; !slices.Equal(got, want) {
+		t.Fatalf("statuses %q, want %q", got, want)
+	}
+	if runs[1].RetryOf != runs[0].ID || runs[1].Attempt != 2 || runs[1].Node != "node-2" {
+		t.Errorf("retry %+v", runs[1])
+	}
+	if got, want := e.api.posted(), []string{"1"}; !slices.Equal(got, want) {
+		t.Errorf("posted %q, want %q", got, want)
+	}
+}
