@@ -111,7 +111,9 @@ func newServeEnv(t *testing.T, rc *receiver) *serveEnv {
 	t.Helper()
 	e := &serveEnv{data: t.TempDir()}
 	e.env = map[string]string{"PATCHBAY_DATA": e.data}
-	writeApp(t, filepath.Join(e.data, "apps"), map[string]string{"recv/app.yaml": `app: recv
+	writeApp(t, filepath.Join(e.data, "apps"), map[string]string{
+		"broken/app.yaml": "app: broken\nflows:\n  f:\n    steps:\n      - id: a\n        call_apii: {path: /x}\n",
+		"recv/app.yaml": `app: recv
 base_url: ` + rc.URL + `
 flows:
   hit:
@@ -320,6 +322,22 @@ func TestServeKill9(t *testing.T) {
 		t.Errorf("GET /healthz = %v, %v; want 200", resp, err)
 	} else {
 		resp.Body.Close()
+	}
+	// The Service's runs reach the metrics.
+	if resp, err = http.Get(second.url + "/metrics"); err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`patchbay_runs_total{status="succeeded"} `, `patchbay_runs_total{status="interrupted"} 1`, "patchbay_fire_lag_seconds_count "} {
+		if !strings.Contains(string(metrics), want) || strings.Contains(string(metrics), want+"0\n") {
+			t.Errorf("/metrics has no %q above 0:\n%s", want, metrics)
+		}
+	}
+	// The broken app was reported and skipped.
+	broken := filepath.Join(e.data, "apps", "broken")
+	if want := "warning: app " + broken + " does not load and is skipped:\n" + filepath.Join(broken, "app.yaml") + `:6:9: unknown block "call_apii" (did you mean "call_api"?)`; !strings.Contains(second.stderr.String(), want) {
+		t.Errorf("serve's stderr does not report the broken app:\n%s", second.stderr.String())
 	}
 	second.stop(t, syscall.SIGTERM)
 	if second.err != nil {
