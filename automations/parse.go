@@ -437,17 +437,21 @@ func (p *parser) inputs(f flows.Field, n *yaml.Node, flow *flows.Flow, cs callSc
 		}
 	}
 	given := map[string]bool{}
-	for _, kv := range flows.Pairs(p.file, f.Value, p.errs, "input") {
+	var pairs []flows.Field
+	empty := f.Value == nil || f.Value.Tag == "!!null" // no input:, or input: with nothing
+	if !empty {
+		pairs = flows.Pairs(p.file, f.Value, p.errs, "input")
+	}
+	for _, kv := range pairs {
 		name := kv.Key.Value
 		given[name] = true
 		var in *flows.Input
 		if flow != nil {
-			if in = flow.Input(name); in == nil {
-				msg := "flow " + flow.Name + " takes no input " + fmt.Sprintf("%q", name) + flows.Suggest(name, known)
-				if len(known) == 0 {
-					msg = "flow " + flow.Name + " takes no inputs"
-				}
-				p.errs.Add(p.pos(kv.Key), "input: "+msg)
+			if in = flow.Input(name); in == nil && len(known) == 0 {
+				p.errs.Addf(p.pos(kv.Key), "input: flow %s takes no inputs", flow.Name)
+				continue
+			} else if in == nil {
+				p.errs.Addf(p.pos(kv.Key), "input: flow %s takes no input %q%s", flow.Name, name, flows.Suggest(name, known))
 				continue
 			}
 		}
@@ -479,7 +483,7 @@ func (p *parser) inputs(f flows.Field, n *yaml.Node, flow *flows.Flow, cs callSc
 		}
 		out[name] = v
 	}
-	if flow != nil && (f.Value == nil || f.Value.Kind == yaml.MappingNode) {
+	if flow != nil && (empty || f.Value.Kind == yaml.MappingNode) { // not a mapping: reported
 		at := p.pos(n)
 		if f.Key != nil {
 			at = p.pos(f.Key)

@@ -146,16 +146,13 @@ func TestParseScheduleErrors(t *testing.T) {
 }
 
 // TestScheduleEveryWallSlotOnce walks a year of slots with Next and checks them against the
-// wall clock itself, read minute by minute: each wall slot that exists comes once, at its first
+// wall clock itself, read with time.Time.In: each wall slot that exists comes once, at its first
 // occurrence; each that does not exist comes at the first instant whose wall time is past it;
 // no other instant comes; and the slots increase. Next from instants between slots (inside
 // repeated hours too) gives the first slot after them.
 func TestScheduleEveryWallSlotOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("walks a year minute by minute")
-	}
 	zones := []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "UTC"}
-	crons := []string{"30 2 * * *", "0 * * * *", "*/15 * * * *", "45 1 * * *", "10,40 0-3 * * SUN"}
+	crons := []string{"30 2 * * *", "0 * * * *", "5,35 * * * *", "45 1 * * *", "10,40 0-3 * * SUN"}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	end := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, zone := range zones {
@@ -163,13 +160,35 @@ func TestScheduleEveryWallSlotOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// first[w]: the first instant whose wall time is w, minute by minute over the year
-		first := map[time.Time]time.Time{}
-		for at := start.Add(-24 * time.Hour); at.Before(end.Add(24 * time.Hour)); at = at.Add(time.Minute) {
-			w := wall(at.In(loc))
-			if _, ok := first[w]; !ok {
-				first[w] = at
+		// The zone's offsets over the year, read every hour: a wall time w is at w minus one
+		// of them, if anywhere.
+		var offsets []int
+		for at := start.Add(-24 * time.Hour); at.Before(end.Add(24 * time.Hour)); at = at.Add(time.Hour) {
+			if _, off := at.In(loc).Zone(); !slices.Contains(offsets, off) {
+				offsets = append(offsets, off)
 			}
+		}
+		// first returns the first instant whose wall time is w, or, when no instant has it,
+		// the first instant whose wall time is past it (minute by minute).
+		first := func(w time.Time) time.Time {
+			var found time.Time
+			for _, off := range offsets {
+				at := w.Add(-time.Duration(off) * time.Second)
+				if wall(at.In(loc)).Equal(w) && (found.IsZero() || at.Before(found)) {
+					found = at
+				}
+			}
+			if found.IsZero() {
+				for found = w.Add(-14 * time.Hour); !wall(found.In(loc)).After(w); found = found.Add(time.Minute) {
+				}
+			}
+			return found
+		}
+		// near reports whether the clocks change within 3 hours of at.
+		near := func(at time.Time) bool {
+			_, before := at.Add(-3 * time.Hour).In(loc).Zone()
+			_, after := at.Add(3 * time.Hour).In(loc).Zone()
+			return before != after
 		}
 		for _, expr := range crons {
 			t.Run(zone+"/"+expr, func(t *testing.T) {
@@ -185,11 +204,7 @@ func TestScheduleEveryWallSlotOnce(t *testing.T) {
 				}
 				want := map[time.Time]bool{}
 				for w := spec.Next(wall(start.In(loc))); ; w = spec.Next(w) {
-					at, ok := first[w]
-					if !ok { // not a wall time of the zone: the first instant past it
-						for at = w.Add(-14 * time.Hour); !wall(at.In(loc)).After(w); at = at.Add(time.Minute) {
-						}
-					}
+					at := first(w)
 					if !at.After(start) {
 						continue
 					}
@@ -218,9 +233,10 @@ func TestScheduleEveryWallSlotOnce(t *testing.T) {
 					slices.Sort(missing)
 					t.Errorf("%d slots, want %d; missing %s", len(got), len(want), strings.Join(missing, ", "))
 				}
-				// From any instant, not only from a slot: the first slot after it.
+				// From any instant, not only from a slot: the first slot after it. Every 7 minutes
+				// near a change of the clocks (inside a repeated hour too), every 3 hours elsewhere.
 				sorted := slices.SortedFunc(maps.Keys(want), time.Time.Compare)
-				for at := start; at.Before(sorted[len(sorted)-1]); at = at.Add(37*time.Minute + 11*time.Second) {
+				for at := start; at.Before(sorted[len(sorted)-1]); at = at.Add(step(near(at))) {
 					i, _ := slices.BinarySearchFunc(sorted, at, func(slot, at time.Time) int {
 						if slot.After(at) {
 							return 1
@@ -234,6 +250,13 @@ func TestScheduleEveryWallSlotOnce(t *testing.T) {
 			})
 		}
 	}
+}
+
+func step(near bool) time.Duration {
+	if near {
+		return 7*time.Minute + 11*time.Second
+	}
+	return 3 * time.Hour
 }
 
 // wall returns t's wall clock written as UTC.
@@ -277,4 +300,30 @@ func BenchmarkScheduleNext(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzParseSchedule: whatever the expression, ParseSchedule returns a schedule or an error and
+// never panics, and the schedule's slots increase.
+func FuzzParseSchedule(f *testing.F) {
+	for _, s := range []string{"30 2 * * *", "*/20 * * * * *", "@every 90m", "@hourly", "0 9 1 * MON", "CRON_TZ=UTC 0 9 * * *", "TZ=UTC", "0 0 30 2 *", "0-59/7 1,2 */3 JAN-MAR ?"} {
+		f.Add(s, uint8(0))
+	}
+	zones := []string{"UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia"}
+	f.Fuzz(func(t *testing.T, expr string, zone uint8) {
+		s, err := automations.ParseSchedule(expr, zones[int(zone)%len(zones)])
+		if err != nil {
+			return
+		}
+		at := time.Date(2026, 3, 28, 23, 59, 0, 0, time.UTC)
+		for range 50 {
+			next := s.Next(at)
+			if next.IsZero() {
+				return
+			}
+			if !next.After(at) {
+				t.Fatalf("ParseSchedule(%q).Next(%s) = %s, not after it", expr, at, next)
+			}
+			at = next
+		}
+	})
 }
