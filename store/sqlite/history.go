@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/automations"
@@ -14,6 +13,19 @@ import (
 
 // maxListRuns caps RunFilter.Limit.
 const maxListRuns = 1000
+
+// Queries of the history; TestQueryPlans holds them to their indexes.
+const (
+	queueDepthSQL = `SELECT count(*) FROM runs WHERE status IN ('queued', 'running') AND status = 'queued'`
+	// pruneSQL finds ended runs past the newest keep of their automation (rank; -1: none is)
+	// or queued before a time, ranking along runs_by_automation with no sort.
+	pruneSQL = `SELECT id FROM (
+			SELECT id, status, queued_at,
+				row_number() OVER (PARTITION BY automation_id ORDER BY queued_at DESC, id DESC) AS n
+			FROM runs)
+		WHERE status NOT IN ('queued', 'running') AND ((? > 0 AND n > ?) OR queued_at < ?)
+		LIMIT ?`
+)
 
 // Run returns the run with id, with its steps and output.
 func (s *Store) Run(ctx context.Context, id string) (*automations.Run, error) {
@@ -34,26 +46,17 @@ func (s *Store) Runs(ctx context.Context, f automations.RunFilter) ([]*automatio
 	if limit <= 0 || limit > maxListRuns {
 		limit = maxListRuns
 	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) { where, args = append(where, cond), append(args, a...) }
-	add("workspace = ?", f.Workspace)
-	if f.AutomationID != "" {
-		add("automation_id = ?", f.AutomationID)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
+	var before []any
 	if f.Before != "" {
 		var queued string
 		err := s.r.QueryRowContext(ctx, `SELECT queued_at FROM runs WHERE id = ?`, f.Before).Scan(&queued)
 		if err != nil {
 			return nil, fmt.Errorf("list runs before %s: %w", f.Before, notFound(err))
 		}
-		add("(queued_at, id) < (?, ?)", queued, f.Before)
+		before = []any{queued, f.Before}
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+listCols+` FROM runs WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY queued_at DESC, id DESC LIMIT ?`, append(args, limit)...)
+	query, args := runsSQL(f, before, limit)
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -62,6 +65,23 @@ func (s *Store) Runs(ctx context.Context, f automations.RunFilter) ([]*automatio
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return list, nil
+}
+
+// runsSQL is the query of Runs, and its arguments; before is the cursor's (queued_at, id) or
+// nil. With an automation, the workspace is a mere filter (+workspace: SQLite uses no index for
+// it), so the automation's runs are read along runs_by_automation, not the workspace's all.
+func runsSQL(f automations.RunFilter, before []any, limit int) (string, []any) {
+	where, args := "workspace = ?", []any{f.Workspace}
+	if f.AutomationID != "" {
+		where, args = "+workspace = ? AND automation_id = ?", append(args, f.AutomationID)
+	}
+	if f.Status != "" {
+		where, args = where+" AND status = ?", append(args, f.Status)
+	}
+	if before != nil {
+		where, args = where+" AND (queued_at, id) < (?, ?)", append(args, before...)
+	}
+	return `SELECT ` + listCols + ` FROM runs WHERE ` + where + ` ORDER BY queued_at DESC, id DESC LIMIT ?`, append(args, limit)
 }
 
 // LastRun returns the newest run of the automation.
@@ -77,8 +97,7 @@ func (s *Store) LastRun(ctx context.Context, automationID string) (*automations.
 // QueueDepth counts the queued runs (from the runs_open index).
 func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE status IN ('queued', 'running') AND status = 'queued'`).
-		Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, queueDepthSQL).Scan(&n); err != nil {
 		return 0, fmt.Errorf("queue depth: %w", err)
 	}
 	return n, nil
@@ -98,12 +117,7 @@ func (s *Store) PruneRuns(ctx context.Context, keep int, before time.Time, batch
 	if rank <= 0 {
 		rank = -1 // no rank is past it
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM (
-			SELECT id, status, queued_at,
-				row_number() OVER (PARTITION BY automation_id ORDER BY queued_at DESC, id DESC) AS n
-			FROM runs)
-		WHERE status NOT IN ('queued', 'running') AND ((? > 0 AND n > ?) OR queued_at < ?)
-		LIMIT ?`, rank, rank, nullTime(before), batch)
+	rows, err := s.r.QueryContext(ctx, pruneSQL, rank, rank, nullTime(before), batch)
 	if err != nil {
 		return 0, fmt.Errorf("prune runs: %w", err)
 	}

@@ -132,6 +132,20 @@ func (s *Store) EnqueueRuns(ctx context.Context, runs []*automations.Run) error 
 	return nil
 }
 
+// claimRunsSQL marks running the oldest claimable queued runs and returns them. The terms
+// "status IN ('queued', 'running')" let SQLite use the partial indexes on open runs.
+const claimRunsSQL = `UPDATE runs SET status = 'running', node = ?, lease_expires = ?, started_at = ?
+	WHERE id IN (
+		SELECT r.id FROM runs r
+		WHERE r.status IN ('queued', 'running') AND r.status = 'queued'
+			AND (r.not_before IS NULL OR r.not_before <= ?)
+			AND (r.serial = 0 OR NOT EXISTS (
+				SELECT 1 FROM runs o
+				WHERE o.automation_id = r.automation_id AND o.status IN ('queued', 'running') AND o.serial = 1
+					AND o.id <> r.id AND (o.status = 'running' OR (o.queued_at, o.id) < (r.queued_at, r.id))))
+		ORDER BY r.queued_at, r.id LIMIT ?)
+	RETURNING ` + runCols
+
 // ClaimRuns moves up to limit claimable queued runs to running in one UPDATE; see
 // automations.Store. The serial rule is a NOT EXISTS on the automation's open runs
 // (runs_active): a serial run waits while one of its automation's serial runs runs or an older
@@ -142,17 +156,7 @@ func (s *Store) ClaimRuns(ctx context.Context, node string, now time.Time, lease
 	}
 	var runs []*automations.Run
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE runs SET status = 'running', node = ?, lease_expires = ?, started_at = ?
-			WHERE id IN (
-				SELECT r.id FROM runs r
-				WHERE r.status IN ('queued', 'running') AND r.status = 'queued'
-					AND (r.not_before IS NULL OR r.not_before <= ?)
-					AND (r.serial = 0 OR NOT EXISTS (
-						SELECT 1 FROM runs o
-						WHERE o.automation_id = r.automation_id AND o.status IN ('queued', 'running') AND o.serial = 1
-							AND o.id <> r.id AND (o.status = 'running' OR (o.queued_at, o.id) < (r.queued_at, r.id))))
-				ORDER BY r.queued_at, r.id LIMIT ?)
-			RETURNING `+runCols, node, formatTime(now.Add(lease)), formatTime(now), formatTime(now), limit)
+		rows, err := tx.QueryContext(ctx, claimRunsSQL, node, formatTime(now.Add(lease)), formatTime(now), formatTime(now), limit)
 		if err != nil {
 			return err
 		}
@@ -268,6 +272,11 @@ func (s *Store) FinishRuns(ctx context.Context, node string, runs []*automations
 	return nil
 }
 
+// expiredSQL reads the running runs whose lease expired.
+const expiredSQL = `SELECT ` + runCols + ` FROM runs
+	WHERE status IN ('queued', 'running') AND status = 'running' AND lease_expires <= ?
+	ORDER BY queued_at, id LIMIT ?`
+
 // interruptBatch is how many expired runs InterruptExpired marks per transaction.
 const interruptBatch = 256
 
@@ -278,9 +287,7 @@ func (s *Store) InterruptExpired(ctx context.Context, now time.Time, retry func(
 	for {
 		var batch []*automations.Run
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			rows, err := tx.QueryContext(ctx, `SELECT `+runCols+` FROM runs
-				WHERE status IN ('queued', 'running') AND status = 'running' AND lease_expires <= ?
-				ORDER BY queued_at, id LIMIT ?`, formatTime(now), interruptBatch)
+			rows, err := tx.QueryContext(ctx, expiredSQL, formatTime(now), interruptBatch)
 			if err != nil {
 				return err
 			}

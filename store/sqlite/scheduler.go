@@ -9,12 +9,23 @@ import (
 	"github.com/patchbay/patchbay/automations"
 )
 
+// Queries of the scheduler; TestQueryPlans holds them to their indexes.
+const (
+	nextDueSQL = `SELECT min(next_slot) FROM automations WHERE enabled = 1 AND next_slot IS NOT NULL`
+	// claimDueSQL reads the due automations, earliest first, each with whether it has a slot
+	// or serial run queued or running.
+	claimDueSQL = `SELECT ` + automationCols + `, EXISTS (
+			SELECT 1 FROM runs r WHERE r.automation_id = a.id AND r.status IN ('queued', 'running')
+				AND (r.serial = 1 OR r.slot IS NOT NULL))
+		FROM automations a WHERE enabled = 1 AND next_slot IS NOT NULL AND next_slot <= ?
+		ORDER BY next_slot LIMIT ?`
+)
+
 // NextDue returns the earliest next slot of the enabled automations: the first entry of the
 // automations_due index.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	var next sql.NullString
-	if err := s.r.QueryRowContext(ctx, `SELECT min(next_slot) FROM automations WHERE enabled = 1 AND next_slot IS NOT NULL`).
-		Scan(&next); err != nil {
+	if err := s.r.QueryRowContext(ctx, nextDueSQL).Scan(&next); err != nil {
 		return time.Time{}, fmt.Errorf("next due slot: %w", err)
 	}
 	t, err := parseTime(next)
@@ -35,11 +46,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, plan fun
 	}
 	var runs []*automations.Run
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+automationCols+`, EXISTS (
-				SELECT 1 FROM runs r WHERE r.automation_id = a.id AND r.status IN ('queued', 'running')
-					AND (r.serial = 1 OR r.slot IS NOT NULL))
-			FROM automations a WHERE enabled = 1 AND next_slot IS NOT NULL AND next_slot <= ?
-			ORDER BY next_slot LIMIT ?`, formatTime(now), limit)
+		rows, err := tx.QueryContext(ctx, claimDueSQL, formatTime(now), limit)
 		if err != nil {
 			return err
 		}

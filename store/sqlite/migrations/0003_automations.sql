@@ -53,9 +53,9 @@ CREATE TABLE runs (
 -- A slot runs at most once, whatever happens.
 CREATE UNIQUE INDEX runs_by_slot ON runs (automation_id, slot) WHERE slot IS NOT NULL;
 -- An automation's history (Runs, LastRun, PruneRuns), newest first.
-CREATE INDEX runs_by_automation ON runs (automation_id, queued_at, id);
+CREATE INDEX runs_by_automation ON runs (automation_id, queued_at DESC, id DESC);
 -- A workspace's history (Runs without an automation), newest first.
-CREATE INDEX runs_by_workspace ON runs (workspace, queued_at, id);
+CREATE INDEX runs_by_workspace ON runs (workspace, queued_at DESC, id DESC);
 -- The runs not ended: queued ones oldest first (ClaimRuns, QueueDepth), running ones
 -- (InterruptExpired). Small: a run leaves it when it ends.
 CREATE INDEX runs_open ON runs (status, queued_at, id) WHERE status IN ('queued', 'running');
