@@ -165,30 +165,39 @@ func onOff(a *automations.Automation) string {
 }
 
 func (e *env) automationsShow(ctx context.Context, o *automationsOptions, name string) int {
-	return e.withService(o, func(st *sqlite.Store, _ *catalog, svc *automations.Service) int {
-		a, spec, err := svc.Get(ctx, o.workspace, name)
+	return e.withService(o, func(st *sqlite.Store, cat *catalog, svc *automations.Service) int {
+		a, err := st.Automation(ctx, o.workspace, name)
 		if err != nil {
 			return e.notFound(err, o.workspace, name)
 		}
+		// What is stored is shown even when the file no longer checks against the apps (an
+		// app changed or is missing from --apps): it says why below.
+		_, spec, specErr := svc.Get(ctx, o.workspace, name)
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 1, ' ', 0)
 		line := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 		line("name", a.Name)
 		line("workspace", a.Workspace)
 		line("file", a.File)
 		line("version", fmt.Sprint(a.Version))
-		line("trigger", describeTrigger(spec))
-		for _, act := range spec.Actions {
-			line("action "+act.ID, describeCall(&act.Call))
+		if spec != nil {
+			line("trigger", describeTrigger(spec))
+			for _, act := range spec.Actions {
+				line("action "+act.ID, describeCall(&act.Call))
+			}
+		} else {
+			line("trigger", a.Trigger)
 		}
 		line("connections", orDash(strings.Join(a.Connections, ", ")))
-		line("overlap", spec.Overlap)
-		line("timeout", spec.Timeout.String())
-		if spec.Trigger.Schedule != nil {
-			line("catch up", spec.CatchUp)
+		if spec != nil {
+			line("overlap", spec.Overlap)
+			line("timeout", spec.Timeout.String())
+			if spec.Trigger.Schedule != nil {
+				line("catch up", spec.CatchUp)
+			}
 		}
 		line("status", onOff(a))
-		if s := spec.Trigger.Schedule; s != nil && a.Enabled {
-			for i, slot := range slotStrings(s, time.Now(), 5) {
+		if spec != nil && spec.Trigger.Schedule != nil && a.Enabled {
+			for i, slot := range slotStrings(spec.Trigger.Schedule, time.Now(), 5) {
 				k := ""
 				if i == 0 {
 					k = "next slots:"
@@ -206,6 +215,10 @@ func (e *env) automationsShow(ctx context.Context, o *automationsOptions, name s
 		line("created", stamp(a.CreatedAt))
 		line("updated", stamp(a.UpdatedAt))
 		tw.Flush()
+		if specErr != nil {
+			fmt.Fprintf(e.stderr, "warning: the automation does not check against the apps of %s; its runs fail until it does:\n", cat.dir)
+			printErrors(e.stderr, specErr)
+		}
 		return exitOK
 	})
 }

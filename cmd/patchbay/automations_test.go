@@ -204,3 +204,20 @@ func TestAutomationsUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestAutomationsShowWithoutItsApp: show prints what is stored of an automation whose app is
+// not in --apps, and says why it does not check.
+func TestAutomationsShowWithoutItsApp(t *testing.T) {
+	env, _ := automationsEnv(t)
+	if r := cli(t, env, "", "automations", "apply", "-f", writeAutomation(t, dailyAutomation)); r.code != 0 {
+		t.Fatalf("apply = %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	empty := t.TempDir()
+	r := cli(t, env, "", "automations", "show", "daily-note", "--apps", empty)
+	if r.code != 0 || !strings.Contains(r.stdout, "trigger:     schedule\n") || !strings.Contains(r.stdout, "status:      on\n") {
+		t.Errorf("show = %d\n%s", r.code, r.stdout)
+	}
+	if want := "warning: the automation does not check against the apps of " + empty + "; its runs fail until it does:\n"; !strings.HasPrefix(r.stderr, want) || !strings.Contains(r.stderr, `unknown app "notes"`) {
+		t.Errorf("stderr = %q, want %q and the unknown app", r.stderr, want)
+	}
+}
