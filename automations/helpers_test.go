@@ -269,6 +269,7 @@ type env struct {
 	logs  *lockedBuffer
 	conn  *connections.Record
 	cfg   automations.Config // the Service's
+	path  string             // the store's database file
 }
 
 // relay forwards the Manager's events to the Service, which is built after the Manager.
@@ -289,7 +290,8 @@ func newEnv(t testing.TB, configure ...func(*automations.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.store, err = sqlite.Open(filepath.Join(t.TempDir(), "patchbay.db"), key, sqlite.WithClock(e.clock.Now))
+	e.path = filepath.Join(t.TempDir(), "patchbay.db")
+	e.store, err = sqlite.Open(e.path, key, sqlite.WithClock(e.clock.Now))
 	if err != nil {
 		t.Fatalf("open the store: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/patchbay/patchbay/automations"
@@ -14,12 +15,16 @@ import (
 // TestHookBurst: 200 concurrent webhooks are each recorded once, every caller with its own
 // run, and every run then runs once.
 func TestHookBurst(t *testing.T) {
-	e := newEnv(t)
+	const n = 200
+	counted := &countingStore{}
+	var started sync.WaitGroup
+	started.Add(n)
+	counted.first = func() { started.Wait() } // the first commit is under way while the others arrive
+	e := newEnv(t, func(c *automations.Config) { counted.Store = c.Store; c.Store = counted })
 	ap := e.apply(postDoc("hooked", "webhook: {}", "{{ trigger.item.n }}"))
 	if ap.HookSecret == "" || ap.Automation.HookHash != automations.HookHash(ap.HookSecret) {
 		t.Fatalf("applied webhook automation: secret %q, hash %q", ap.HookSecret, ap.Automation.HookHash)
 	}
-	const n = 200
 	ctx := context.Background()
 	ids := make([]string, n)
 	var wg sync.WaitGroup
@@ -27,6 +32,7 @@ func TestHookBurst(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			started.Done()
 			r, err := e.svc.Hook(ctx, ap.HookSecret, json.RawMessage(fmt.Sprintf(`{"n":"%d"}`, i)))
 			if err != nil {
 				t.Errorf("Hook %d: %v", i, err)
@@ -45,6 +51,9 @@ func TestHookBurst(t *testing.T) {
 	}
 	if runs := e.runs("hooked"); len(runs) != n {
 		t.Fatalf("%d runs recorded, want %d", len(runs), n)
+	}
+	if c := counted.enqueues.Load(); c >= n {
+		t.Errorf("%d transactions recorded %d webhooks' runs, want them batched (group commit)", c, n)
 	}
 	if ran, err := e.svc.Work(ctx); err != nil || ran != n {
 		t.Fatalf("Work = %d, %v; want %d", ran, err, n)
@@ -82,4 +91,19 @@ func TestHookNotFound(t *testing.T) {
 	if again.HookSecret != "" || again.Created {
 		t.Errorf("applying again gave a secret %q (created %v): the secret is shown once", again.HookSecret, again.Created)
 	}
+}
+
+// countingStore is the real store, counting EnqueueRuns transactions; first runs before the
+// first one.
+type countingStore struct {
+	automations.Store
+	first    func()
+	once     sync.Once
+	enqueues atomic.Int64
+}
+
+func (c *countingStore) EnqueueRuns(ctx context.Context, runs []*automations.Run) error {
+	c.once.Do(c.first)
+	c.enqueues.Add(1)
+	return c.Store.EnqueueRuns(ctx, runs)
 }

@@ -101,3 +101,31 @@ func TestInterruptExpired(t *testing.T) {
 		t.Errorf("posted %q, want %q", got, want)
 	}
 }
+
+// TestPrune: retention keeps an automation's newest runs (Retention.Keep) and none older than
+// Retention.MaxAge, deleting the rest.
+func TestPrune(t *testing.T) {
+	e := newEnv(t, func(c *automations.Config) { c.Retention = automations.Retention{Keep: 3, MaxAge: 50 * time.Minute} })
+	e.apply(`name: often
+trigger:
+  manual: {}
+actions:
+  - {id: greet, app: demo, flow: echo, input: {text: hi}}
+`)
+	ctx := context.Background()
+	for range 5 {
+		if _, err := e.svc.RunNow(ctx, "default", "often", nil); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(20 * time.Minute)
+	}
+	// Five runs, 20 minutes apart; the clock is 20 minutes past the last.
+	n, err := e.svc.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := e.runs("often")
+	if n != 3 || len(runs) != 2 {
+		t.Errorf("pruned %d, kept %d; want 3 pruned (2 past the newest 3, 1 more older than 50 minutes), 2 kept", n, len(runs))
+	}
+}
