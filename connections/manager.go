@@ -472,6 +472,14 @@ func (m *Manager) emit(ctx context.Context, rec *Record, kind, reason string) {
 	}
 }
 
+// tell gives the Notifier an event that is not stored: a refresh and a refresh that failed
+// (metrics count them; the connection's record keeps its refresh count and last error).
+func (m *Manager) tell(ctx context.Context, rec *Record, kind, reason string) {
+	if m.notifier != nil {
+		m.notifier.Notify(ctx, Event{Kind: kind, ConnectionID: rec.ID, Workspace: rec.Workspace, App: rec.App, Name: rec.Name, Reason: reason, At: m.now()})
+	}
+}
+
 func randomString(n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

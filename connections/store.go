@@ -115,7 +115,10 @@ type Client struct {
 // Event is something that happened to a connection that others must hear of: the scheduler
 // turns off the automations of a disconnected connection.
 type Event struct {
-	Kind         string // "disconnected", "refreshed", "refresh_failed", "created", "deleted"
+	// Kind is "created", "reconnected", "deleted" or "disconnected" (stored and told), or
+	// "refreshed" or "refresh_failed" (told only: a refused refresh is told as both
+	// "refresh_failed" and "disconnected").
+	Kind         string
 	ConnectionID string
 	Workspace    string
 	App          string
