@@ -209,6 +209,11 @@ type Store interface {
 	// DeleteVault removes a named secret.
 	DeleteVault(ctx context.Context, workspace, app, name string) error
 
+	// SecretsVersion returns a number that changes, in the transaction of the change, whenever
+	// a vault entry or an auth client is set or deleted, by this process or another sharing the
+	// store. The Manager keeps the vault and clients it read while the number stays.
+	SecretsVersion(ctx context.Context) (int64, error)
+
 	// AddEvent records an event.
 	AddEvent(ctx context.Context, e Event) error
 	// Events lists the events of a connection, oldest first.
