@@ -5,6 +5,7 @@ import (
 
 	"github.com/patchbay/patchbay/engine"
 	"github.com/patchbay/patchbay/flows"
+	"github.com/robfig/cron/v3"
 )
 
 // Catalog gives the apps automations may use, by key.
@@ -55,9 +56,13 @@ type Action struct {
 
 // Schedule is a cron expression in a time zone. Its slots are wall-clock times in that zone:
 // Next gives each slot once, daylight-saving days included (a slot that does not exist runs at
-// the first instant after it, a slot that exists twice at its first occurrence).
+// the first instant after it, a slot that exists twice at its first occurrence). ParseSchedule
+// makes one.
 type Schedule struct {
 	Cron     string         // as written: 5 fields, 6 with seconds, or a descriptor (@every 5m, @hourly)
 	TimeZone string         // IANA name (default UTC)
 	Location *time.Location // TimeZone loaded
+
+	spec  *cron.SpecSchedule // the cron fields, matched against wall times; nil for @every
+	every time.Duration      // @every: the delay after the time Next is given
 }

@@ -595,7 +595,7 @@ func TestLifecycleRevokedRefreshToken(t *testing.T) {
 	if want := []string{"created", "disconnected"}; !slicesEqual(stored, want) {
 		t.Errorf("stored events = %v, want %v", stored, want)
 	}
-	if got, want := e.heard.kinds(), []string{"created", "disconnected"}; !slicesEqual(got, want) {
+	if got, want := e.heard.kinds(), []string{"created", "refresh_failed", "disconnected"}; !slicesEqual(got, want) {
 		t.Errorf("the notifier heard %v, want %v", got, want)
 	}
 	if _, err := runFlow(t.Context(), e.m, e.prog, rec, "me", nil); !errors.Is(err, connections.ErrDisconnected) {
@@ -740,8 +740,8 @@ func TestLifecycleClientCredentials(t *testing.T) {
 	}
 }
 
-// TestLifecycleVisible: every refresh, failure and disconnect leaves a log line without a secret
-// and shows in the record's LastRefresh, RefreshCount and LastError.
+// TestLifecycleVisible: every refresh, failure and disconnect leaves a log line without a secret,
+// shows in the record's LastRefresh, RefreshCount and LastError, and is told to the Notifier.
 func TestLifecycleVisible(t *testing.T) {
 	e := newLifecycle(t, "", connections.Config{})
 	secrets := []connections.Secret{e.rec.Creds.Token.AccessToken, e.rec.Creds.Token.RefreshToken, testClientSecret}
@@ -795,6 +795,10 @@ func TestLifecycleVisible(t *testing.T) {
 	}
 	if want := []string{"token refreshed", "token refresh failed", "connection disconnected"}; !slicesEqual(msgs, want) {
 		t.Errorf("lifecycle log lines = %q, want %q", msgs, want)
+	}
+	// The Notifier hears each of them (patchbay serve's metrics count refreshes and failures).
+	if got, want := e.heard.kinds(), []string{"created", "refreshed", "refresh_failed", "refresh_failed", "disconnected"}; !slicesEqual(got, want) {
+		t.Errorf("the notifier heard %v, want %v", got, want)
 	}
 	all := e.logs.String()
 	for _, s := range secrets {

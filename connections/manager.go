@@ -68,6 +68,7 @@ type Manager struct {
 	frozen   bool     // Config.NoRefresh
 	allow    []string // Config.AllowOrigins
 	bound    sync.Map // connection id -> origins bound at its first use (bind)
+	secrets  secretsCache
 }
 
 // NewManager returns a Manager.
@@ -449,8 +450,16 @@ func (m *Manager) WorkspaceOptions(ctx context.Context, workspace string, prog *
 	return engine.Options{Vault: vault, Redactor: engine.NewRedactor(vaultValues(vault)...), HTTPClient: m.client, Logger: m.log}, nil
 }
 
-// vault returns the secrets app sees in workspace as the template value vault.
+// vault returns the secrets app sees in workspace as the template value vault, from the cache
+// while the store's secrets have not changed. The map is shared: read it, never change it.
 func (m *Manager) vault(ctx context.Context, workspace, app string) (map[string]any, error) {
+	v, ok := m.secrets.at(ctx, m.store)
+	k := [2]string{workspace, app}
+	if ok {
+		if vault, hit := m.secrets.vault(v, k); hit {
+			return vault, nil
+		}
+	}
 	sv, err := m.store.Vault(ctx, workspace, app)
 	if err != nil {
 		return nil, fmt.Errorf("read vault: %w", err)
@@ -458,6 +467,9 @@ func (m *Manager) vault(ctx context.Context, workspace, app string) (map[string]
 	vault := make(map[string]any, len(sv))
 	for k, v := range sv {
 		vault[k] = v.Reveal()
+	}
+	if ok {
+		m.secrets.putVault(v, k, vault)
 	}
 	return vault, nil
 }
@@ -469,6 +481,14 @@ func (m *Manager) emit(ctx context.Context, rec *Record, kind, reason string) {
 	}
 	if m.notifier != nil {
 		m.notifier.Notify(ctx, e)
+	}
+}
+
+// tell gives the Notifier an event that is not stored: a refresh and a refresh that failed
+// (metrics count them; the connection's record keeps its refresh count and last error).
+func (m *Manager) tell(ctx context.Context, rec *Record, kind, reason string) {
+	if m.notifier != nil {
+		m.notifier.Notify(ctx, Event{Kind: kind, ConnectionID: rec.ID, Workspace: rec.Workspace, App: rec.App, Name: rec.Name, Reason: reason, At: m.now()})
 	}
 }
 

@@ -131,7 +131,7 @@ func (m *Manager) env(ctx context.Context, prog *engine.Program, rec *Record) (m
 		return env, secrets, vault, nil
 	}
 	if c.Type == flows.ConnOAuth2 || c.Type == flows.ConnOAuth1 {
-		cl, err := m.store.Client(ctx, rec.Workspace, app.Key, rec.Client)
+		cl, err := m.authClient(ctx, rec.Workspace, app.Key, rec.Client)
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil, nil, fmt.Errorf("app %s has no auth client %q: add it with `patchbay clients add %s --app <app-dir> --client-id <id>`", app.Key, rec.Client, rec.Client)
 		}

@@ -101,13 +101,16 @@ func (c *conn) refreshToken(ctx context.Context, stale Secret, reactive bool) (*
 			c.m.log.Error("disconnect not saved", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "reason", r.failure, "error", err)
 		case r.failure != "":
 			c.m.log.Warn("connection disconnected", "connection_id", rec.ID, "app", rec.App, "name", rec.Name, "reason", r.failure)
+			c.m.tell(ctx, saved, "refresh_failed", r.failure)
 			c.m.emit(ctx, saved, "disconnected", r.failure)
 		case r.refreshed && r.superseded:
 			c.m.log.Warn("new token not saved: the connection changed during the refresh", "connection_id", rec.ID, "app", rec.App, "name", rec.Name)
 		case r.refreshed:
 			c.m.log.Info("token refreshed", "connection_id", rec.ID, "app", rec.App, "expires_at", saved.Creds.Token.Expiry)
+			c.m.tell(ctx, saved, "refreshed", "")
 		case err != nil && !errors.Is(err, ErrTooSoon) && !errors.Is(err, ErrDisconnected):
 			c.m.log.Warn("token refresh failed", "connection_id", rec.ID, "app", rec.App, "error", err)
+			c.m.tell(ctx, rec, "refresh_failed", "")
 		}
 		return saved, err
 	})

@@ -115,7 +115,10 @@ type Client struct {
 // Event is something that happened to a connection that others must hear of: the scheduler
 // turns off the automations of a disconnected connection.
 type Event struct {
-	Kind         string // "disconnected", "refreshed", "refresh_failed", "created", "deleted"
+	// Kind is "created", "reconnected", "deleted" or "disconnected" (stored and told), or
+	// "refreshed" or "refresh_failed" (told only: a refused refresh is told as both
+	// "refresh_failed" and "disconnected").
+	Kind         string
 	ConnectionID string
 	Workspace    string
 	App          string
@@ -205,6 +208,11 @@ type Store interface {
 	Vault(ctx context.Context, workspace, app string) (map[string]Secret, error)
 	// DeleteVault removes a named secret.
 	DeleteVault(ctx context.Context, workspace, app, name string) error
+
+	// SecretsVersion returns a number that changes, in the transaction of the change, whenever
+	// a vault entry or an auth client is set or deleted, by this process or another sharing the
+	// store. The Manager keeps the vault and clients it read while the number stays.
+	SecretsVersion(ctx context.Context) (int64, error)
 
 	// AddEvent records an event.
 	AddEvent(ctx context.Context, e Event) error

@@ -345,7 +345,9 @@ func TestTokenCredentialsChanged(t *testing.T) {
 			if rec.Creds.Token != nil || len(rec.Creds.Fields) != 0 {
 				t.Errorf("stored credentials: token %v, fields %v; want none", rec.Creds.Token, rec.Creds.Fields)
 			}
-			if got, want := e.events.kinds(), []string{"created", "disconnected"}; !reflect.DeepEqual(got, want) {
+			// The refused token request is told as a failed refresh too (metrics count it); only
+			// created and disconnected are stored.
+			if got, want := e.events.kinds(), []string{"created", "refresh_failed", "disconnected"}; !reflect.DeepEqual(got, want) {
 				t.Errorf("events = %q, want %q", got, want)
 			}
 			stored, err := e.store.Events(context.Background(), rec.ID)
@@ -407,8 +409,8 @@ func TestTokenLoginUnavailable(t *testing.T) {
 			if rec.LastError == "" {
 				t.Error("the failed token request is not recorded in LastError")
 			}
-			if kinds := e.events.kinds(); !reflect.DeepEqual(kinds, []string{"created"}) {
-				t.Errorf("events = %q, want only created", kinds)
+			if kinds := e.events.kinds(); !reflect.DeepEqual(kinds, []string{"created", "refresh_failed"}) {
+				t.Errorf("events = %q, want created and refresh_failed (told, not stored)", kinds)
 			}
 			e.p.set(func(p *tkProvider) { p.loginStatus, p.hang = 0, false })
 			logins := e.p.logins.Load()

@@ -196,7 +196,7 @@ func (st *State) runStep(ctx context.Context, s *Step) (any, error) {
 		if err == nil || !st.shouldRetry(ctx, s, attempt, err) {
 			break
 		}
-		wait := backoff(s.Retry, attempt, err)
+		wait := Backoff(s.Retry, attempt, err)
 		r.log.Warn("step failed, retrying", "step", st.stepPath(tr), "attempt", attempt, "wait", wait, "error", r.redact.Load().String(err.Error()))
 		t := time.NewTimer(wait)
 		select {
@@ -316,9 +316,22 @@ func (st *State) shouldRetry(ctx context.Context, s *Step, attempt int, err erro
 	if s.Retry == nil || attempt >= s.Retry.MaxAttempts || !continuable(ctx, err) {
 		return false
 	}
+	return Retryable(s.Retry, err)
+}
+
+// Retryable reports whether p's classes (on: status codes, 5xx, timeout, network, any) cover
+// err, a failed step's or run's error; attempts are the caller's to count. A limit, a panic, a
+// fail block and a return are never retried. Steps' retry and automations' retry of failed runs
+// share it.
+func Retryable(p *flows.Retry, err error) bool {
+	if p == nil || err == nil {
+		return false
+	}
+	var le *LimitError
+	var pe *panicError
 	var ret *returnSignal
 	var fe *FailError
-	if errors.As(err, &ret) || errors.As(err, &fe) {
+	if errors.As(err, &le) || errors.As(err, &pe) || errors.As(err, &ret) || errors.As(err, &fe) {
 		return false
 	}
 	class := ErrorClass(err)
@@ -327,7 +340,7 @@ func (st *State) shouldRetry(ctx context.Context, s *Step, attempt int, err erro
 	if errors.As(err, &he) {
 		status = strconv.Itoa(he.StatusCode)
 	}
-	for _, on := range s.Retry.On {
+	for _, on := range p.On {
 		switch {
 		case on == "any":
 			return true
@@ -346,7 +359,7 @@ func ErrorClass(err error) string {
 	if errors.As(err, &he) {
 		return "http"
 	}
-	if errors.Is(err, errStepTimeout) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, errStepTimeout) || errors.Is(err, ErrRunTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		return "timeout"
 	}
 	var ne net.Error
@@ -363,9 +376,10 @@ func ErrorClass(err error) string {
 	return "error"
 }
 
-// backoff is the wait before attempt+1: Backoff doubled per attempt, capped, jittered; a
-// Retry-After header in seconds is honoured up to the cap.
-func backoff(p *flows.Retry, attempt int, err error) time.Duration {
+// Backoff is the wait before attempt+1 of a step or an automation's run: p.Backoff doubled
+// per attempt, capped at p.MaxBackoff, jittered; a Retry-After header in seconds of err's
+// HTTPError is honoured up to the cap.
+func Backoff(p *flows.Retry, attempt int, err error) time.Duration {
 	d := p.Backoff
 	for i := 1; i < attempt && d < p.MaxBackoff; i++ {
 		d *= 2

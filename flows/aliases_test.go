@@ -27,7 +27,7 @@ func nearLimit(t *testing.T, leaf string) *Value {
 		prev = name
 	}
 	fmt.Fprintf(&b, "v: [*%s, *%s]\n", prev, prev)
-	root, err := parseDoc("t.yaml", []byte(b.String()))
+	root, err := ParseDoc("t.yaml", []byte(b.String()))
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}

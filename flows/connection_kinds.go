@@ -3,9 +3,6 @@ package flows
 import (
 	"slices"
 	"strings"
-
-	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/vm"
 )
 
 // The settings of one connection type each, read by parseConnection after the keys every type
@@ -64,47 +61,11 @@ func parseBasic(s *Scope, c *Connection, fields map[string]Field) {
 
 // checkFieldRefs reports each connection.fields.<key> in v whose key is not one of keys.
 func checkFieldRefs(s *Scope, v *Value, keys []string) {
-	if v == nil {
-		return
-	}
-	check := func(prog *vm.Program, at *origin) {
-		if prog == nil || at == nil {
-			return
+	v.Refs("connection", func(path []string, pos Pos) {
+		if len(path) == 2 && path[0] == "fields" && !slices.Contains(keys, path[1]) {
+			s.Errs.Addf(pos, "connection has no field %q (fields: %s)%s", path[1], strings.Join(keys, ", "), Suggest(path[1], keys))
 		}
-		node := prog.Node()
-		ast.Walk(&node, fieldRefVisitor(func(key string, from int) {
-			if !slices.Contains(keys, key) {
-				s.Errs.Addf(at.pos(from, nil), "connection has no field %q (fields: %s)%s", key, strings.Join(keys, ", "), Suggest(key, keys))
-			}
-		}))
-	}
-	check(v.prog, v.at)
-	for _, p := range v.parts {
-		check(p.prog, p.at)
-	}
-}
-
-// fieldRefVisitor calls itself with the key and rune offset of each connection.fields.<key>.
-type fieldRefVisitor func(key string, from int)
-
-func (f fieldRefVisitor) Visit(node *ast.Node) {
-	m, ok := (*node).(*ast.MemberNode)
-	if !ok {
-		return
-	}
-	key, ok := m.Property.(*ast.StringNode)
-	if !ok {
-		return
-	}
-	inner, ok := m.Node.(*ast.MemberNode)
-	if !ok {
-		return
-	}
-	id, ok := inner.Node.(*ast.IdentifierNode)
-	if prop, isStr := inner.Property.(*ast.StringNode); !ok || id.Value != "connection" || !isStr || prop.Value != "fields" {
-		return
-	}
-	f(key.Value, m.Property.Location().From)
+	})
 }
 
 // The values of scope_in, where an oauth1 connection sends its scopes.

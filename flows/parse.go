@@ -51,9 +51,11 @@ func LoadApp(dir string) (*App, error) {
 	return app, errs.Err()
 }
 
-// parseDoc parses src into its document's root node. A file holds one document: a second one
-// (after ---) would be ignored by yaml.Unmarshal, and its flows silently lost.
-func parseDoc(file string, src []byte) (*yaml.Node, error) {
+// ParseDoc parses src into its document's root node, as every YAML file of patchbay is read
+// (apps, flow files, automations): one document (a second one, after ---, would be ignored by
+// yaml.Unmarshal, and what it holds silently lost), not empty, its aliases within
+// MaxExpandedNodes. Its errors are an ErrorList.
+func ParseDoc(file string, src []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
@@ -75,7 +77,7 @@ func parseDoc(file string, src []byte) (*yaml.Node, error) {
 			return nil, ErrorList{syntaxError(file, src, err)}
 		}
 		if !emptyDoc(&next) {
-			return nil, ErrorList{{Pos: NodePos(file, next.Content[0]), Msg: "a second YAML document: an app file holds one (remove the --- before this line)"}}
+			return nil, ErrorList{{Pos: NodePos(file, next.Content[0]), Msg: "a second YAML document: a file holds one (remove the --- before this line)"}}
 		}
 	}
 	return doc.Content[0], nil
@@ -138,7 +140,7 @@ var appFields = []string{"app", "name", "version", "description", "docs_url", "b
 // Parse parses app.yaml's bytes. It returns the app as far as it could be read together with
 // every problem found (an ErrorList); the app is nil only when the file is not YAML at all.
 func Parse(file string, src []byte) (*App, error) {
-	root, err := parseDoc(file, src)
+	root, err := ParseDoc(file, src)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +194,7 @@ func stringTemplate(s *Scope, n *yaml.Node, what string) *Value {
 
 // ParseFlowFile adds the flows of an extra file (a top-level flows: mapping) to app.
 func ParseFlowFile(app *App, file string, src []byte) error {
-	root, err := parseDoc(file, src)
+	root, err := ParseDoc(file, src)
 	if err != nil {
 		return err
 	}
@@ -345,7 +347,7 @@ func parseStep(file string, src []byte, n *yaml.Node, errs *ErrorList) *Step {
 				errs.Addf(NodePos(file, f.Value), "on_error must be fail or continue, found %q", st.OnError)
 			}
 		case "retry":
-			st.Retry = parseRetry(file, f.Value, errs)
+			st.Retry = ParseRetry(file, f.Value, errs)
 		default:
 			st.Blocks = append(st.Blocks, f)
 		}
@@ -364,7 +366,9 @@ var retryFields = []string{"max_attempts", "backoff", "max_backoff", "jitter", "
 
 var retryClasses = []string{"timeout", "network", "any", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
-func parseRetry(file string, n *yaml.Node, errs *ErrorList) *Retry {
+// ParseRetry reads a retry policy (a step's; an automation's runs use the same shape), with the
+// defaults of Retry for the keys it leaves out.
+func ParseRetry(file string, n *yaml.Node, errs *ErrorList) *Retry {
 	r := &Retry{MaxAttempts: 3, Backoff: DefaultBackoff, MaxBackoff: DefaultMaxBackoff, Jitter: true}
 	fields := Fields(file, n, errs, "retry", retryFields...)
 	if f, ok := fields["max_attempts"]; ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -433,6 +434,66 @@ func (s *Scope) checkRefs(prog *vm.Program, at *origin, w *scalarWalker) {
 	}
 	node := prog.Node()
 	ast.Walk(&node, refVisitor{s: s, at: at, w: w})
+}
+
+// Refs calls fn for each reference name.a.b… in v's templates whose members are constants
+// (name.a, name["a"]), once for each prefix of the chain (name.a, then name.a.b …), with the
+// position of the prefix's last member; its callers check what a name holds (an automation's
+// actions.<id>.output).
+func (v *Value) Refs(name string, fn func(path []string, pos Pos)) {
+	if v == nil {
+		return
+	}
+	walk := func(prog *vm.Program, at *origin) {
+		if prog == nil || at == nil {
+			return
+		}
+		node := prog.Node()
+		ast.Walk(&node, memberVisitor{name: name, fn: func(path []string, from int) { fn(path, at.pos(from, nil)) }})
+	}
+	walk(v.prog, v.at)
+	for _, p := range v.parts {
+		walk(p.prog, p.at)
+	}
+	for _, c := range v.vals {
+		c.Refs(name, fn)
+	}
+}
+
+// memberVisitor calls fn with the members of each name.a.b… chain it visits, and the offset of
+// the last one.
+type memberVisitor struct {
+	name string
+	fn   func(path []string, from int)
+}
+
+func (m memberVisitor) Visit(node *ast.Node) {
+	mem, ok := (*node).(*ast.MemberNode)
+	if !ok {
+		return
+	}
+	var path []string
+	for n := ast.Node(mem); ; {
+		switch x := n.(type) {
+		case *ast.MemberNode:
+			prop, ok := x.Property.(*ast.StringNode)
+			if !ok {
+				return
+			}
+			path = append(path, prop.Value)
+			n = x.Node
+			continue
+		case *ast.ChainNode:
+			n = x.Node
+			continue
+		case *ast.IdentifierNode:
+			if x.Value == m.name {
+				slices.Reverse(path)
+				m.fn(path, mem.Property.Location().From)
+			}
+		}
+		return
+	}
 }
 
 // shortSource is a template's source for an error message: on one line, at most 80 bytes.

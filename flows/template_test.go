@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -400,5 +401,26 @@ func TestCompileConcurrently(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func TestValueRefs(t *testing.T) {
+	src := "v:\n  a: \"{{ steps.x.body + steps['y'] }}\"\n  b: [\"n {{ steps.z.output.id }} {{ steps?.w }}\", \"{{ input.q }}\"]\n  c: \"{{ steps[input.q] }}\"\n"
+	v, errs := compileValue(t, src)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var got []string
+	v.Refs("steps", func(path []string, pos Pos) {
+		got = append(got, strings.Join(path, ".")+"@"+pos.String())
+	})
+	want := []string{
+		"x@t.yaml:2:16", "x.body@t.yaml:2:18", "y@t.yaml:2:31",
+		"z@t.yaml:3:19", "z.output@t.yaml:3:21", "z.output.id@t.yaml:3:28", "w@t.yaml:3:44",
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("Refs(steps) =\n  %v\nwant\n  %v", got, want)
 	}
 }

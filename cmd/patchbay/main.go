@@ -55,6 +55,9 @@ var commands = []*command{
 	vaultCmd,
 	keysCmd,
 	appCmd,
+	automationsCmd,
+	runsCmd,
+	serveCmd,
 }
 
 // env is what every command gets: its streams, the environment, the global flags and the logger.

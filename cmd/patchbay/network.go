@@ -20,6 +20,7 @@ const (
 // netOptions are the flags of the commands that send requests: which addresses they may reach.
 type netOptions struct {
 	declared bool // the command has the flags
+	server   bool // a server's flags: private networks refused unless allowed
 	deny     boolFlag
 	allow    []netip.Prefix
 	allowSet bool
@@ -32,15 +33,26 @@ type netOptions struct {
 func (e *env) netFlags(fs *flag.FlagSet) {
 	e.net.declared = true
 	fs.Var(&e.net.deny, "deny-private-networks", "refuse requests to loopback, private, link-local and cloud metadata addresses (env "+envDenyPrivate+"; without it the command line reaches every address, for local development)")
-	fs.Func("allow-network", "with --deny-private-networks, let requests reach the `CIDR` network or address anyway (repeatable; env "+envAllow+", comma-separated)", func(s string) error {
-		n, err := netpolicy.ParseNetwork(s)
-		if err != nil {
-			return err
-		}
-		e.net.allow, e.net.allowSet = append(e.net.allow, n), true
-		return nil
-	})
+	fs.Func("allow-network", "with --deny-private-networks, let requests reach the `CIDR` network or address anyway (repeatable; env "+envAllow+", comma-separated)", e.net.addAllow)
 	fs.Func("map-origin", "send the requests to one origin to another instead, such as a test server standing in for the provider: `FROM=TO`, each scheme://host[:port]; the credentials bound to FROM go to TO (repeatable)", e.net.origins.set)
+}
+
+// serverNetFlags declares --allow-network alone, for a server: its requests refuse every
+// address that is not public (netpolicy.Policy{}, whatever PATCHBAY_DENY_PRIVATE_NETWORKS says)
+// except the networks allowed.
+func (e *env) serverNetFlags(fs *flag.FlagSet) {
+	e.net.declared, e.net.server = true, true
+	fs.Func("allow-network", "let requests reach the `CIDR` network or address although it is loopback, private, link-local or cloud metadata (repeatable; env "+envAllow+", comma-separated)", e.net.addAllow)
+}
+
+// addAllow adds an --allow-network.
+func (o *netOptions) addAllow(s string) error {
+	n, err := netpolicy.ParseNetwork(s)
+	if err != nil {
+		return err
+	}
+	o.allow, o.allowSet = append(o.allow, n), true
+	return nil
 }
 
 // resolve builds the client of the command's requests from the flags and, where a flag was not
@@ -49,8 +61,8 @@ func (o *netOptions) resolve(getenv func(string) string) error {
 	if !o.declared {
 		return nil
 	}
-	deny := o.deny.v
-	if v := getenv(envDenyPrivate); v != "" && !o.deny.set {
+	deny := o.deny.v || o.server
+	if v := getenv(envDenyPrivate); v != "" && !o.deny.set && !o.server {
 		var err error
 		if deny, err = strconv.ParseBool(v); err != nil {
 			return fmt.Errorf("%s=%q: want true or false", envDenyPrivate, v)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -111,5 +113,44 @@ func TestConnectNetworkPolicy(t *testing.T) {
 func TestTransportPoolFitsLoops(t *testing.T) {
 	if netpolicy.MaxIdleConnsPerHost < blocks.MaxConcurrency {
 		t.Errorf("netpolicy.MaxIdleConnsPerHost = %d, want at least blocks.MaxConcurrency = %d", netpolicy.MaxIdleConnsPerHost, blocks.MaxConcurrency)
+	}
+}
+
+// TestServeNetworkPolicy: serve's runs refuse loopback addresses by default, whatever
+// PATCHBAY_DENY_PRIVATE_NETWORKS says, and reach the networks of --allow-network or
+// PATCHBAY_ALLOW_NETWORKS.
+func TestServeNetworkPolicy(t *testing.T) {
+	ts := api(t)
+	tests := []struct {
+		name    string
+		env     map[string]string
+		flags   []string
+		refused bool
+	}{
+		{"default refuses", nil, nil, true},
+		{"env cannot allow private networks", map[string]string{envDenyPrivate: "false"}, nil, true},
+		{"allowed network", nil, []string{"--allow-network", "127.0.0.1"}, false},
+		{"allowed network env", map[string]string{envAllow: "127.0.0.0/8"}, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &env{cmd: serveCmd, stderr: io.Discard}
+			fs := e.flagSet("patchbay serve")
+			serveCmd.Setup(fs, e)
+			if err := fs.Parse(tt.flags); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.net.resolve(func(k string) string { return tt.env[k] }); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := e.httpClient().Get(ts.URL + "/projects/1/tasks")
+			var denied *netpolicy.DeniedError
+			if tt.refused != errors.As(err, &denied) {
+				t.Errorf("GET %s = %v, %v; want refused %v", ts.URL, resp, err, tt.refused)
+			}
+			if err == nil {
+				resp.Body.Close()
+			}
+		})
 	}
 }

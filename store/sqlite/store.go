@@ -33,6 +33,11 @@ const DefaultBusyTimeout = 5 * time.Second
 // (a clear "database is locked") instead of waiting forever for the pool.
 const writeConns = 4
 
+// stmtCacheSize is how many prepared statements each connection of the pool keeps (go-sqlite3's
+// _stmt_cache_size): a statement the store runs again is not compiled again. Preparing was
+// most of a point read's cost (the secrets version a run reads: 26 µs of which 16 preparing).
+const stmtCacheSize = 64
+
 // Store is a connections.Store in one SQLite file. Its methods are safe for concurrent use,
 // also by several processes opening the same file.
 type Store struct {
@@ -127,6 +132,7 @@ func dsn(path string, busy time.Duration, txlock string, readOnly bool) string {
 	q.Set("_secure_delete", "on")
 	q.Set("_busy_timeout", fmt.Sprint(busy.Milliseconds()))
 	q.Set("_txlock", txlock)
+	q.Set("_stmt_cache_size", fmt.Sprint(stmtCacheSize))
 	if readOnly {
 		q.Set("_query_only", "on")
 	}

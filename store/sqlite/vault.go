@@ -70,3 +70,13 @@ func (s *Store) DeleteVault(ctx context.Context, workspace, app, name string) er
 	}
 	return nil
 }
+
+// SecretsVersion returns the number migration 0004's triggers move on every change to a vault
+// entry or an auth client, in the transaction of the change.
+func (s *Store) SecretsVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.r.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'secrets_version'`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read secrets version: %w", err)
+	}
+	return v, nil
+}
