@@ -1,4 +1,4 @@
--- 0004: the unique index of slots leads with the slot. The slots claimed together are near in
+-- 0005: the unique index of slots leads with the slot. The slots claimed together are near in
 -- time, so their entries share the index's last pages, where (automation_id, slot) wrote a
 -- random page of it for each (BenchmarkClaimDue). The constraint is the same.
 DROP INDEX runs_by_slot;
