@@ -220,12 +220,11 @@ func BenchmarkClaimRuns(b *testing.B) {
 	})
 }
 
-// BenchmarkFinishRuns ends runs of 40 set steps with their trace (about 6 KB of JSON each),
+// BenchmarkFinishRuns ends runs of 40 set steps with their trace (8.9 KB of JSON each),
 // one per transaction or 8 at once; ns/run is the figure. Enqueueing and claiming them is
 // outside the timer.
 func BenchmarkFinishRuns(b *testing.B) {
 	steps := steps40(b)
-	b.ReportMetric(float64(len(steps)), "steps-bytes")
 	benchRuns(b, func(b *testing.B, s *Store, queued []*automations.Run) {
 		claimed, err := s.ClaimRuns(b.Context(), "bench", benchStart.Add(time.Hour), time.Minute, len(queued))
 		if err != nil || len(claimed) != len(queued) {
