@@ -7,13 +7,15 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/patchbay/patchbay/automations"
 )
 
-// hookItem is a webhook's trigger.item: the JSON body as sent (null for an empty body) and the
+// hookItem is a webhook's trigger.item: the JSON body as sent (null for an empty body; a form's
+// fields as an object, a field given more than once as a list of its values) and the
 // request's headers, names in lower case, a repeated header's values joined with ", ". The
 // credentials a client may send (Authorization, Proxy-Authorization, Cookie) are left out: a
 // run's item is stored and shown, and the hook's secret already authenticates the call.
@@ -26,11 +28,14 @@ type hookItem struct {
 var droppedHeaders = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true}
 
 // hook answers POST /hooks/{secret}: 202 {"run_id": ...} once the run is recorded durably;
-// 415 for a body that is not JSON by its Content-Type, 413 past the size limit, 400 for bad
-// JSON, 404 for an unknown or disabled hook (the same answer for both).
+// 415 for a body that is neither JSON nor a form by its Content-Type, 413 past the size limit,
+// 400 for bad JSON or a bad form, 404 for an unknown or disabled hook (the same answer for
+// both).
 func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
-		fail(w, http.StatusUnsupportedMediaType, "the body must be JSON (Content-Type: application/json)")
+	ct := r.Header.Get("Content-Type")
+	form := isForm(ct)
+	if ct != "" && !form && !isJSON(ct) {
+		fail(w, http.StatusUnsupportedMediaType, "the body must be JSON (Content-Type: application/json) or a form (application/x-www-form-urlencoded)")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
@@ -42,6 +47,12 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		fail(w, http.StatusBadRequest, "read the body: "+err.Error())
 		return
+	}
+	if form {
+		if body, err = formJSON(body); err != nil {
+			fail(w, http.StatusBadRequest, err.Error())
+			return
+		}
 	}
 	item, err := hookItemJSON(body, r.Header)
 	if err != nil {
@@ -77,6 +88,31 @@ func hookItemJSON(body []byte, header http.Header) (json.RawMessage, error) {
 		}
 	}
 	return json.Marshal(item)
+}
+
+// formJSON returns a form body's fields as a JSON object: a field given once is a string, one
+// given more than once the list of its values. curl -d, Slack's slash commands and Twilio
+// post forms.
+func formJSON(body []byte) ([]byte, error) {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, errors.New("the body is not a valid form: " + err.Error())
+	}
+	obj := make(map[string]any, len(vals))
+	for k, v := range vals {
+		if len(v) == 1 {
+			obj[k] = v[0]
+		} else {
+			obj[k] = v
+		}
+	}
+	return json.Marshal(obj)
+}
+
+// isForm reports whether a Content-Type names a URL-encoded form.
+func isForm(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
 // isJSON reports whether a Content-Type names JSON: application/json or a +json type.

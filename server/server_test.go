@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -251,7 +252,8 @@ func TestHookRefused(t *testing.T) {
 		{"disabled hook", s, s.secret, "application/json", `{}`, 404, "no such hook"},
 		{"too big", on, on.secret, "application/json", `{"x": "` + strings.Repeat("a", 100) + `"}`, 413, "the body is larger than the limit of 64 bytes"},
 		{"bad JSON", on, on.secret, "", `{"x": `, 400, "the body is not valid JSON: unexpected end of JSON input"},
-		{"not JSON", on, on.secret, "text/plain", `hello`, 415, "the body must be JSON (Content-Type: application/json)"},
+		{"not JSON", on, on.secret, "text/plain", `hello`, 415, "the body must be JSON (Content-Type: application/json) or a form (application/x-www-form-urlencoded)"},
+		{"bad form", on, on.secret, "application/x-www-form-urlencoded", `a=%zz`, 400, `the body is not a valid form: invalid URL escape "%zz"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -265,6 +267,30 @@ func TestHookRefused(t *testing.T) {
 		if runs, err := st.st.Runs(t.Context(), automations.RunFilter{Workspace: connections.DefaultWorkspace, Limit: 10}); err != nil || len(runs) != 0 {
 			t.Errorf("runs recorded: %d, %v; want none", len(runs), err)
 		}
+	}
+}
+
+// TestHookForm: a form body (curl -d, Slack's slash commands, Twilio) is trigger.item.body as
+// an object: a field given once is a string, a field given more than once a list.
+func TestHookForm(t *testing.T) {
+	s := newStack(t, server.Config{}, nil)
+	code, out := s.post(t, s.secret, "application/x-www-form-urlencoded", strings.NewReader(`name=Ada+Lovelace&tag=a&tag=b&empty=`), nil)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST = %d %v, want 202", code, out)
+	}
+	r, err := s.st.Run(t.Context(), out["run_id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var item struct {
+		Body map[string]any `json:"body"`
+	}
+	if err := json.Unmarshal(r.Item, &item); err != nil {
+		t.Fatalf("item %s: %v", r.Item, err)
+	}
+	want := map[string]any{"name": "Ada Lovelace", "tag": []any{"a", "b"}, "empty": ""}
+	if !reflect.DeepEqual(item.Body, want) {
+		t.Errorf("body = %v, want %v", item.Body, want)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -229,5 +230,24 @@ func TestReadmeApps(t *testing.T) {
 	}
 	if n < 2 {
 		t.Errorf("found %d apps in README.md, want at least 2", n)
+	}
+}
+
+// TestGreetWebhookExample walks the README's offline automation: apply
+// examples/automations/greet-webhook.yaml against the example apps (the webhook's path printed
+// once), run it with an item as a webhook would give it, and find the run in runs list.
+func TestGreetWebhookExample(t *testing.T) {
+	env := map[string]string{"PATCHBAY_DATA": t.TempDir()}
+	r := cli(t, env, "", "automations", "apply", "-f", filepath.Join(examples, "automations", "greet-webhook.yaml"), "--apps", examples)
+	if r.code != 0 || !regexp.MustCompile(`(?m)^webhook: POST /hooks/[0-9a-f]{32,}$`).MatchString(r.stdout) {
+		t.Fatalf("apply = %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, env, "", "automations", "run", "greet-webhook", "--apps", examples, "--item", `{"body": {"name": "  Grace "}}`)
+	if r.code != 0 || !strings.Contains(r.stdout, "status:     succeeded") || !strings.Contains(r.stdout, `"text": "Hello, Grace!"`) {
+		t.Fatalf("run = %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, env, "", "runs", "list")
+	if r.code != 0 || !strings.Contains(r.stdout, "greet-webhook") || !strings.Contains(r.stdout, "succeeded") {
+		t.Errorf("runs list = %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

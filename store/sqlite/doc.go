@@ -74,14 +74,15 @@
 // a few milliseconds of the first one's work) and then sees the first one's slots moved on and
 // its runs running, and claims the next ones. Nothing is skipped, nothing is claimed twice;
 // the cost is that claims take turns instead of running side by side. The unique index on
-// (automation_id, slot) holds a slot to one run whatever the locking, and every claim is one
+// (slot, automation_id) holds a slot to one run whatever the locking, and every claim is one
 // short transaction with no network call inside it, as the interface requires.
 //
 // PostgreSQL will keep the same contract with its row locks: ClaimDue selects the due
 // automations ORDER BY next_slot LIMIT n FOR UPDATE SKIP LOCKED, inserts the runs with ON
-// CONFLICT (automation_id, slot) DO NOTHING and updates next_slot, in one transaction; ClaimRuns
+// CONFLICT (slot, automation_id) DO NOTHING and updates next_slot, in one transaction; ClaimRuns
 // is an UPDATE ... WHERE id IN (SELECT ... ORDER BY queued_at, id LIMIT n FOR UPDATE SKIP
-// LOCKED) RETURNING, as here. Its serial rule reads other rows of the automation, which a
+// LOCKED) RETURNING (here a SELECT, then an UPDATE of each run: SQLite's RETURNING with a
+// subquery costs more than both). Its serial rule reads other rows of the automation, which a
 // concurrent claim may change: PostgreSQL serializes it with a transaction-scoped advisory lock
 // on the automation (pg_advisory_xact_lock) or a FOR UPDATE of the automation's row, where
 // SQLite's write lock already does.
