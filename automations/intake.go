@@ -20,18 +20,42 @@ type group[T any] struct {
 	commit  func(ctx context.Context, batch []T) error
 	mu      sync.Mutex
 	waiting []*pending[T]
-	busy    bool // a committer is running
+	busy    bool           // a committer is running
+	pending sync.WaitGroup // records handed over by send and not yet committed
 }
 
 type pending[T any] struct {
 	v    T
 	done chan error
+	then func(error) // send's: called by the committer instead of done
 }
 
 // add writes v with the others waiting and returns once its batch committed (the batch's
 // error), or when ctx ends (v may be written still).
 func (g *group[T]) add(ctx context.Context, v T) error {
 	p := &pending[T]{v: v, done: make(chan error, 1)}
+	g.enqueue(p)
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// send hands v to the committer and returns at once; then is called with the error of v's
+// batch once it committed, on the committer's goroutine (it must not block). flush waits for
+// every record sent.
+func (g *group[T]) send(v T, then func(error)) {
+	g.pending.Add(1)
+	g.enqueue(&pending[T]{v: v, then: then})
+}
+
+// flush returns once every record handed to send before it was called is committed and its
+// then has returned.
+func (g *group[T]) flush() { g.pending.Wait() }
+
+func (g *group[T]) enqueue(p *pending[T]) {
 	g.mu.Lock()
 	g.waiting = append(g.waiting, p)
 	start := !g.busy
@@ -39,12 +63,6 @@ func (g *group[T]) add(ctx context.Context, v T) error {
 	g.mu.Unlock()
 	if start {
 		go g.run()
-	}
-	select {
-	case err := <-p.done:
-		return err
-	case <-ctx.Done():
-		return context.Cause(ctx)
 	}
 }
 
@@ -72,7 +90,12 @@ func (g *group[T]) run() {
 		err := g.commit(ctx, vs)
 		cancel()
 		for _, p := range batch {
-			p.done <- err
+			if p.then == nil {
+				p.done <- err
+				continue
+			}
+			p.then(err)
+			g.pending.Done()
 		}
 	}
 }

@@ -62,15 +62,26 @@ func (s *Service) Work(ctx context.Context) (int, error) {
 // execute runs r, which this node holds running, and records its end (and its retry, or a
 // poll's new items). It returns r as recorded.
 func (s *Service) execute(ctx context.Context, r *Run) *Run {
+	s.run(ctx, r, false)
+	return r
+}
+
+// run runs r, which this node holds running, and records its end (and its retry, or a poll's
+// new items). With handOff, an actions run's end is handed to the group commit and run returns
+// at once, so the worker takes its next run while the end is being written; the run stays
+// among the active ones (its lease renewed) until the end is recorded, and Serve flushes the
+// ends before it returns. The store keeps the run running until then, so the next serial run
+// of its automation is not claimed before its end is recorded. Without handOff, run returns
+// once the end is recorded.
+func (s *Service) run(ctx context.Context, r *Run, handOff bool) {
 	start := s.now()
 	if r.StartedAt.IsZero() {
 		r.StartedAt = start
 	}
 	clock := time.Now()
 	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	s.active.add(r.ID, cancel)
-	defer s.active.remove(r.ID)
+	done := func() { cancel(nil); s.active.remove(r.ID) }
 	if !r.Slot.IsZero() && s.cfg.Observer != nil {
 		s.cfg.Observer.Fired(start.Sub(r.Slot))
 	}
@@ -85,7 +96,8 @@ func (s *Service) execute(ctx context.Context, r *Run) *Run {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s.log.Info("run ended", "automation", r.Automation, "run_id", r.ID, "status", "dropped", "error", "the automation was deleted")
-		return r
+		done()
+		return
 	case err != nil:
 		o.err = err
 	default:
@@ -133,8 +145,22 @@ func (s *Service) execute(ctx context.Context, r *Run) *Run {
 	if o.err != nil {
 		retry = retryOf(r, p, o.err, r.EndedAt)
 	}
-	s.finish(ctx, r, retry, o.items)
 	d := time.Since(clock)
+	recorded := func(err error) {
+		s.recorded(r, retry, err, d)
+		done()
+	}
+	if handOff && !(r.Kind == KindPoll && r.Status == StatusSucceeded) {
+		s.ends.send(ended{r, retry}, recorded)
+		return
+	}
+	recorded(s.finish(ctx, r, retry, o.items))
+}
+
+// recorded logs r's end once it was recorded (err: the store's error, if any) and tells the
+// observer.
+func (s *Service) recorded(r, retry *Run, err error, d time.Duration) {
+	s.logRecord(r, err)
 	attrs := []any{"automation", r.Automation, "workspace", r.Workspace, "run_id", r.ID, "status", r.Status, "duration", d}
 	if r.Error != "" {
 		attrs = append(attrs, "failed_step", r.FailedStep, "error", r.Error)
@@ -146,28 +172,29 @@ func (s *Service) execute(ctx context.Context, r *Run) *Run {
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.RunEnded(r, d)
 	}
-	return r
 }
 
 // ended is a run's end and its retry (nil for none), as FinishRuns records them.
 type ended struct{ run, retry *Run }
 
 // finish records r's end with its retry, or a succeeded poll's items, under a context that
-// outlives the run's: a run interrupted by a shutdown is still recorded. Ends of runs are
-// recorded by group commit, many in one transaction.
-func (s *Service) finish(ctx context.Context, r, retry *Run, items []PollItem) {
+// outlives the run's (a run interrupted by a shutdown is still recorded), and returns once it
+// is recorded. Ends of runs are recorded by group commit, many in one transaction.
+func (s *Service) finish(ctx context.Context, r, retry *Run, items []PollItem) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeBudget)
 	defer cancel()
-	var err error
 	if r.Kind == KindPoll && r.Status == StatusSucceeded {
-		var started []*Run
-		started, err = s.store.FinishPoll(ctx, s.node, r, items, s.cfg.Seen)
+		started, err := s.store.FinishPoll(ctx, s.node, r, items, s.cfg.Seen)
 		if len(started) > 0 {
 			s.poke(s.work)
 		}
-	} else {
-		err = s.ends.add(ctx, ended{r, retry})
+		return err
 	}
+	return s.ends.add(ctx, ended{r, retry})
+}
+
+// logRecord logs the store's error recording r's end, if any.
+func (s *Service) logRecord(r *Run, err error) {
 	if errors.Is(err, ErrLeaseLost) && !strings.Contains(err.Error(), r.ID) {
 		err = nil // another run of the batch lost its lease (the store's error names it): r's end is saved
 	}

@@ -52,7 +52,8 @@ func (a *activeRuns) ids() []string {
 
 // Serve runs the scheduler, the workers (Config.Workers at once), lease renewal, the reaper
 // of dead nodes' runs and retention until ctx ends. Then it stops claiming, lets the running
-// runs finish for Config.Grace, cancels the rest and records them interrupted, and returns.
+// runs finish for Config.Grace, cancels the rest and records them interrupted, waits until
+// every run's end is recorded, and returns.
 // No goroutine it started outlives it.
 func (s *Service) Serve(ctx context.Context) error {
 	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -81,6 +82,7 @@ func (s *Service) Serve(ctx context.Context) error {
 		stopRuns(errShutdown)
 		<-done
 	}
+	s.ends.flush() // the ends handed to the group commit by the workers
 	stopLeases()
 	leases.Wait()
 	return nil
@@ -105,7 +107,7 @@ func (s *Service) dispatch(ctx, runCtx context.Context, workers *sync.WaitGroup)
 				workers.Add(1)
 				go func() {
 					defer workers.Done()
-					s.execute(runCtx, r)
+					s.run(runCtx, r, true)
 					<-sem
 					s.poke(freed)
 				}()
